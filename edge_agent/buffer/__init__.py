@@ -1,0 +1,1 @@
+"""The buffer between plugins and the exporter."""

@@ -1,0 +1,1 @@
+"""Typed, layered configuration (see :mod:`edge_agent.config.load`)."""

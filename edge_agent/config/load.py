@@ -1,0 +1,178 @@
+"""Layered config loading.
+
+Layers, lowest first:
+
+1. embedded defaults (``edge_agent/config/default.toml`` plus each
+   dataclass field's default),
+2. the device profile named by ``profile = "..."`` (``firmware_configs/``),
+3. the main file (``--config``),
+4. ``conf.d/*.toml`` next to the main file, in sorted order,
+5. environment variables ``EDGE_AGENT__SECTION__KEY``,
+6. CLI flags (``--set section.key=value``).
+
+The ``profile`` key itself may be set by any layer above the profile; the
+highest one wins, then the profile is slotted in below the main file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol, get_type_hints
+
+from edge_agent.config.build import Provenance, build, check_unknown_keys, convert
+from edge_agent.config.schema import PLUGIN_COMMON_KEYS, AgentConfig, PluginInstanceConfig
+from edge_agent.config.sources import (
+    Leaf,
+    Tree,
+    cli_layer,
+    env_layer,
+    get_leaf,
+    load_toml_file,
+    load_toml_text,
+    merge,
+)
+from edge_agent.errors import ConfigError, PluginError
+
+DEFAULT_CONFIG_PATHS = (Path("/etc/edge-agent/agent.toml"),)
+
+
+class PluginTypes(Protocol):
+    """What the loader needs from the plugin registry."""
+
+    def config_class(self, type_name: str) -> type: ...
+
+    def names(self) -> Sequence[str]: ...
+
+
+PluginTypesFactory = Callable[[tuple[str, ...]], PluginTypes]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config and everything needed to explain where it came from."""
+
+    config: AgentConfig
+    tree: Tree
+    provenance: Provenance
+    files: tuple[str, ...]
+
+
+def embedded_defaults() -> Tree:
+    text = resources.files("edge_agent.config").joinpath("default.toml").read_text("utf-8")
+    return load_toml_text(text, "embedded default.toml")
+
+
+def profile_path(name: str) -> Path:
+    """Resolve a profile name (``raspberry-pi-4``) or path to its TOML file."""
+    if "/" in name or name.endswith(".toml"):
+        return Path(name)
+    return Path(str(resources.files("edge_agent_profiles").joinpath(f"{name}.toml")))
+
+
+def available_profiles() -> list[str]:
+    root = resources.files("edge_agent_profiles")
+    return sorted(p.name[: -len(".toml")] for p in root.iterdir() if p.name.endswith(".toml"))
+
+
+def load_config(
+    *,
+    main_path: Path | None,
+    environ: Mapping[str, str],
+    cli_sets: Sequence[str] = (),
+    plugin_types: PluginTypesFactory,
+) -> LoadedConfig:
+    """Load, merge and validate every layer; raise :class:`ConfigError` on the first problem."""
+    files: list[str] = []
+    upper: Tree = {}
+    if main_path is not None:
+        upper = load_toml_file(main_path)
+        files.append(str(main_path))
+        for dropin in sorted((main_path.parent / "conf.d").glob("*.toml")):
+            upper = merge(upper, load_toml_file(dropin))
+            files.append(str(dropin))
+    upper = merge(upper, env_layer(environ))
+    upper = merge(upper, cli_layer(list(cli_sets)))
+
+    tree = embedded_defaults()
+    profile_leaf = get_leaf(upper, "profile")
+    if profile_leaf is not None and profile_leaf.value:
+        tree = merge(tree, _load_profile(profile_leaf))
+        files.insert(0, str(profile_path(str(profile_leaf.value))))
+    tree = merge(tree, upper)
+    config, provenance = build_config(tree, plugin_types)
+    return LoadedConfig(config, tree, provenance, tuple(files))
+
+
+def _load_profile(leaf: Leaf) -> Tree:
+    name = leaf.value
+    if not isinstance(name, str):
+        raise ConfigError("expected a profile name", key="profile", origin=leaf.origin)
+    path = profile_path(name)
+    if not path.is_file():
+        known = available_profiles()
+        hint = difflib.get_close_matches(name, known, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else f"; available: {', '.join(known)}"
+        raise ConfigError(f"unknown device profile {name!r}{extra}", key="profile", origin=leaf.origin)
+    tree = load_toml_file(path, f"profile {name} ({path.name})")
+    if "profile" in tree:
+        raise ConfigError("a device profile must not select another profile", key="profile", origin=str(path))
+    return tree
+
+
+def build_config(tree: Tree, plugin_types: PluginTypesFactory) -> tuple[AgentConfig, Provenance]:
+    """Build :class:`AgentConfig`; plugin tables are validated against the plugin registry,
+    which is created only once ``agent.plugin_dirs`` is known."""
+    provenance = Provenance()
+    plugins_node = tree.get("plugins", {})
+    rest = {k: v for k, v in tree.items() if k != "plugins"}
+    config = build(AgentConfig, rest, provenance=provenance)
+    types = plugin_types(config.agent.plugin_dirs)
+    if isinstance(plugins_node, Leaf):
+        raise ConfigError("expected a table of plugin instances", key="plugins", origin=plugins_node.origin)
+    instances = tuple(_build_plugin(name, node, types, provenance) for name, node in plugins_node.items())
+    return dataclasses.replace(config, plugins=instances), provenance
+
+
+def _build_plugin(
+    name: str, node: Tree | Leaf, plugin_types: PluginTypes, provenance: Provenance
+) -> PluginInstanceConfig:
+    path = f"plugins.{name}"
+    if isinstance(node, Leaf):
+        raise ConfigError(f"expected a table [plugins.{name}]", key=path, origin=node.origin)
+    type_leaf = node.get("type")
+    type_name = type_leaf.value if isinstance(type_leaf, Leaf) else name
+    type_origin = type_leaf.origin if isinstance(type_leaf, Leaf) else "default (the instance name)"
+    try:
+        config_class = plugin_types.config_class(type_name)
+    except PluginError as exc:
+        hint = difflib.get_close_matches(str(type_name), list(plugin_types.names()), n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(f"{exc}{extra}", key=f"{path}.type", origin=type_origin) from None
+    provenance[f"{path}.type"] = type_origin or "default"
+    own_keys = [f.name for f in dataclasses.fields(config_class)]
+    check_unknown_keys(node, [*PLUGIN_COMMON_KEYS, *own_keys], path)
+    common: dict[str, object] = {}
+    for key in PLUGIN_COMMON_KEYS[1:]:
+        if key in node:
+            common[key] = convert(_plugin_hints()[key], node[key], f"{path}.{key}", provenance)
+    settings_tree = {k: v for k, v in node.items() if k not in PLUGIN_COMMON_KEYS}
+    settings: object = build(config_class, settings_tree, path=path, provenance=provenance)
+    return PluginInstanceConfig(name=name, type=type_name, settings=settings, **common)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _plugin_hints() -> dict[str, Any]:
+    return get_type_hints(PluginInstanceConfig)
+
+
+def _origin_of(node: Tree) -> str:
+    for value in node.values():
+        if isinstance(value, Leaf):
+            return value.origin
+    return ""

@@ -1,0 +1,256 @@
+"""A small, bounded HTTP/1.1 server: h11 on trio, for the admin endpoint and receivers.
+
+Every resource a client can make the server hold is bounded: header bytes,
+body bytes, time to send the headers and the body (slowloris), idle time
+between keep-alive requests, and concurrent connections (connections over
+the limit get ``503`` and are closed). A handler receives a whole
+:class:`Request` and returns a :class:`Reply`; handler exceptions become
+``500`` with a one-line log, never a dead server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+import h11
+import trio
+
+log = logging.getLogger("edge_agent.http")
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    target: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    peer: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower().encode()
+        for key, value in self.headers:
+            if key == wanted:  # h11 lower-cases header names
+                return value.decode("latin-1")
+        return None
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def text(cls, status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+        return cls(status, text.encode(), headers=headers)
+
+
+Handler = Callable[[Request], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    max_header_bytes: int = 16 * 1024
+    max_body_bytes: int = 1 << 20
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    max_connections: int = 32
+
+
+class _ClientError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class HttpServer:
+    handler: Handler
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    name: str = "http"
+
+    def __post_init__(self) -> None:
+        self._active = 0
+
+    async def serve_tcp(
+        self,
+        host: str,
+        port: int,
+        *,
+        task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on ``host:port``; ``task_status`` receives the bound address (port 0 resolved)."""
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        sockname = listeners[0].socket.getsockname()
+        task_status.started((sockname[0], sockname[1]))
+        await trio.serve_listeners(self.serve_stream, listeners)
+
+    async def serve_stream(self, stream: trio.abc.Stream) -> None:
+        if self._active >= self.limits.max_connections:
+            await _refuse(stream)
+            return
+        self._active += 1
+        try:
+            await _Connection(stream, self.handler, self.limits).run()
+        finally:
+            self._active -= 1
+            with trio.move_on_after(1) as scope:
+                scope.shield = True
+                await stream.aclose()
+
+
+async def _refuse(stream: trio.abc.Stream) -> None:
+    conn = h11.Connection(h11.SERVER)
+    body = b"too many connections\n"
+    data = conn.send(
+        h11.Response(
+            status_code=503,
+            headers=[("Content-Length", str(len(body))), ("Connection", "close"), ("Retry-After", "1")],
+        )
+    )
+    data = (data or b"") + (conn.send(h11.Data(data=body)) or b"") + (conn.send(h11.EndOfMessage()) or b"")
+    with trio.move_on_after(1):
+        try:
+            await stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+    await stream.aclose()
+
+
+class _Connection:
+    def __init__(self, stream: trio.abc.Stream, handler: Handler, limits: ServerLimits) -> None:
+        self.stream = stream
+        self.handler = handler
+        self.limits = limits
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
+
+    async def run(self) -> None:
+        first = True
+        while True:
+            timeout = self.limits.header_timeout if first else self.limits.idle_timeout
+            try:
+                request = await self._read_request(timeout)
+            except _ClientError as exc:
+                await self._send_error(exc.status, str(exc))
+                return
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
+            if request is None:
+                return
+            first = False
+            reply = await self._handle(request)
+            try:
+                await self._send_reply(reply)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
+                return
+            if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
+                return
+            self.conn.start_next_cycle()
+
+    async def _handle(self, request: Request) -> Reply:
+        try:
+            return await self.handler(request)
+        except Exception as exc:  # a handler bug must not take the server down
+            log.error("handler for %s %s failed: %r", request.method, request.path, exc)
+            return Reply.text(500, "internal error\n")
+
+    async def _read_request(self, first_byte_timeout: float) -> Request | None:
+        with trio.move_on_after(first_byte_timeout) as scope:
+            event = await self._next_event()
+        if scope.cancelled_caught:
+            if self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]:
+                return None  # idle keep-alive connection: close quietly
+            raise _ClientError(408, "request headers not received in time")
+        if isinstance(event, h11.ConnectionClosed):
+            return None
+        if not isinstance(event, h11.Request):
+            raise _ClientError(400, "expected a request")
+        length = _content_length(event.headers)
+        if length is not None and length > self.limits.max_body_bytes:
+            raise _ClientError(
+                413, f"body of {length} bytes exceeds the limit of {self.limits.max_body_bytes}"
+            )
+        body = await self._read_body()
+        peer = _peer_name(self.stream)
+        return Request(
+            event.method.decode(), event.target.decode("latin-1"), tuple(event.headers), body, peer
+        )
+
+    async def _read_body(self) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        with trio.move_on_after(self.limits.body_timeout) as scope:
+            while True:
+                event = await self._next_event()
+                if isinstance(event, h11.Data):
+                    size += len(event.data)
+                    if size > self.limits.max_body_bytes:
+                        raise _ClientError(
+                            413, f"body exceeds the limit of {self.limits.max_body_bytes} bytes"
+                        )
+                    chunks.append(bytes(event.data))
+                elif isinstance(event, h11.EndOfMessage):
+                    return b"".join(chunks)
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise trio.BrokenResourceError("client closed mid-body")
+        assert scope.cancelled_caught
+        raise _ClientError(408, "request body not received in time")
+
+    async def _next_event(self) -> h11.Event:
+        while True:
+            try:
+                event = self.conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise _ClientError(exc.error_status_hint, f"malformed request: {exc}") from None
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]
+            data = await self.stream.receive_some(65536)
+            self.conn.receive_data(bytes(data))
+
+    async def _send_reply(self, reply: Reply) -> None:
+        headers = [
+            ("Content-Type", reply.content_type),
+            ("Content-Length", str(len(reply.body))),
+            *reply.headers,
+        ]
+        data = self.conn.send(h11.Response(status_code=reply.status, headers=headers)) or b""
+        if reply.body:
+            data += self.conn.send(h11.Data(data=reply.body)) or b""
+        data += self.conn.send(h11.EndOfMessage()) or b""
+        await self.stream.send_all(data)
+
+    async def _send_error(self, status: int, message: str) -> None:
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        reply = Reply.text(status, message + "\n", headers=(("Connection", "close"),))
+        try:
+            await self._send_reply(reply)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
+            pass
+
+
+def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    for key, value in headers:
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _peer_name(stream: trio.abc.Stream) -> str:
+    sock = getattr(stream, "socket", None)
+    try:
+        peer = sock.getpeername() if sock is not None else None
+    except OSError:
+        return ""
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")

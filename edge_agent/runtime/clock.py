@@ -1,0 +1,36 @@
+"""The agent's clock: trio's clock for waiting, plus a wall clock for timestamps.
+
+Under ``trio.testing.MockClock`` a test or the simulator can also make wall
+time virtual (``VirtualWallClock``), so record timestamps advance with the
+simulated day instead of the real second it took to run.
+"""
+
+from __future__ import annotations
+
+import time
+
+import trio
+
+
+class AgentClock:
+    """Real wall time; trio's (possibly mocked) monotonic time."""
+
+    def monotonic(self) -> float:
+        return trio.current_time()
+
+    def time_ns(self) -> int:
+        return time.time_ns()
+
+
+class VirtualWallClock(AgentClock):
+    """Wall time that advances with trio's clock from a fixed start."""
+
+    def __init__(self, start_ns: int) -> None:
+        self._start_ns = start_ns
+        self._origin: float | None = None
+
+    def time_ns(self) -> int:
+        now = trio.current_time()
+        if self._origin is None:
+            self._origin = now
+        return self._start_ns + int((now - self._origin) * 1e9)

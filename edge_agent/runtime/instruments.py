@@ -1,0 +1,72 @@
+"""The agent's standard self-metrics, created in one place so names stay consistent."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import psutil
+
+from edge_agent.export.exporter import ExportCounters
+from edge_agent.runtime.pipeline import PipelineCounters
+from edge_agent.runtime.supervisor import PluginCounters
+from edge_agent.runtime.telemetry import Counter, Registry
+
+
+@dataclass(frozen=True)
+class AgentInstruments:
+    registry: Registry
+    pipeline: PipelineCounters
+    plugins: PluginCounters
+    export: ExportCounters
+    dropped: Counter
+
+    @classmethod
+    def create(cls) -> AgentInstruments:
+        reg = Registry()
+        dropped = reg.counter(
+            "records.dropped", "records dropped, by signal and reason", labels=("signal", "reason")
+        )
+        pipeline = PipelineCounters(
+            collected=reg.counter(
+                "records.collected", "records accepted from plugins", labels=("signal", "plugin")
+            ),
+            refused=reg.counter(
+                "records.refused",
+                "records a plugin produced but the buffer refused (backpressure)",
+                labels=("signal", "plugin"),
+            ),
+        )
+        plugins = PluginCounters(
+            runs=reg.counter("plugin.runs", "plugin scrapes and failures", labels=("plugin", "outcome")),
+            restarts=reg.counter("plugin.restarts", "plugin restarts after a failure", labels=("plugin",)),
+            skipped=reg.counter("plugin.skipped_ticks", "scrape ticks skipped", labels=("plugin", "reason")),
+            duration=reg.histogram("plugin.duration", "scrape duration", labels=("plugin",)),
+        )
+        export = ExportCounters(
+            exported=reg.counter("records.exported", "records delivered upstream", labels=("signal",)),
+            dropped=dropped,
+            requests=reg.counter(
+                "export.requests", "upstream requests by outcome", labels=("signal", "outcome")
+            ),
+            sent_bytes=reg.counter(
+                "export.sent", "request body bytes sent upstream", unit="By", labels=("signal",)
+            ),
+            latency=reg.histogram("export.latency", "upstream request latency", labels=("signal",)),
+        )
+        _process_gauges(reg)
+        return cls(reg, pipeline, plugins, export, dropped)
+
+
+def _process_gauges(reg: Registry) -> None:
+    process = psutil.Process(os.getpid())
+
+    def rss() -> list[tuple[dict[str, str], float]]:
+        return [({}, float(process.memory_info().rss))]
+
+    def cpu() -> list[tuple[dict[str, str], float]]:
+        times = process.cpu_times()
+        return [({}, times.user + times.system)]
+
+    reg.gauge("process.memory.rss", "resident set size of the agent", unit="By", callback=rss)
+    reg.gauge("process.cpu.time", "CPU seconds used by the agent (user + system)", unit="s", callback=cpu)

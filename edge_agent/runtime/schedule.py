@@ -1,0 +1,54 @@
+"""Tick arithmetic for interval scrapers (no clock, no I/O).
+
+Theory of operation: ticks are phase-aligned, ``due = phase + k * interval``,
+so scrape duration never causes drift. The phase is a random offset in
+``[0, jitter)`` drawn once per instance, which spreads a fleet's scrapes
+(and therefore its uploads) instead of every device hitting ``:00``. When a
+scrape overruns one or more ticks, those ticks are skipped and counted;
+work never piles up.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TickDecision:
+    due: float
+    skipped: int
+
+
+class TickSchedule:
+    def __init__(self, interval: float, *, jitter: float = 0.0, rng: random.Random | None = None) -> None:
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self.interval = interval
+        self.jitter = min(jitter, interval)
+        self._rng = rng or random.Random()
+        self._due: float | None = None
+
+    def first(self, now: float) -> float:
+        """The first due time: ``now`` plus this instance's random phase."""
+        self._due = now + (self._rng.uniform(0.0, self.jitter) if self.jitter else 0.0)
+        return self._due
+
+    def after_run(self, finished: float) -> TickDecision:
+        """Given when the last scrape finished, the next due time and ticks skipped."""
+        if self._due is None:
+            raise RuntimeError("first() must be called before after_run()")
+        nxt = self._due + self.interval
+        skipped = 0
+        if finished >= nxt:
+            skipped = math.floor((finished - nxt) / self.interval) + 1
+            nxt += skipped * self.interval
+        self._due = nxt
+        return TickDecision(nxt, skipped)
+
+    def retime(self, interval: float) -> None:
+        """Change the interval; takes effect from the next tick."""
+        if interval <= 0:
+            raise ValueError("interval must be positive")
+        self.interval = interval

@@ -1,0 +1,171 @@
+"""Runs one plugin instance, isolated: a failing plugin is restarted, never fatal.
+
+Theory of operation: each instance runs in its own task under the agent's
+plugin nursery. Any ``Exception`` out of ``setup``/``scrape``/``run`` is
+counted, logged as one line (traceback at debug level), and the instance is
+restarted after an exponential backoff (1 s doubling to 5 min, jittered);
+a successful scrape resets the backoff. ``trio.Cancelled`` is never caught:
+cancellation is how the agent stops plugins.
+
+Scrapers tick on a :class:`~edge_agent.runtime.schedule.TickSchedule`. An
+async scrape that outlives its interval is cancelled and counted as a
+timeout; a blocking scrape cannot be interrupted, so ticks it overruns are
+skipped and counted instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from edge_agent.otlp.fragment import Fragment
+from edge_agent.plugin_api import BlockingScraper, Plugin, Receiver, Scraper
+from edge_agent.runtime.backoff import Backoff
+from edge_agent.runtime.context import RuntimeContext
+from edge_agent.runtime.schedule import TickSchedule
+from edge_agent.runtime.telemetry import Counter, Histogram
+
+log = logging.getLogger("edge_agent.supervisor")
+
+
+@dataclass
+class PluginStatus:
+    """Live state of one instance, shown by ``/status`` and ``edge-agent status``."""
+
+    name: str
+    type: str
+    kind: str
+    state: str = "starting"  # starting | running | backoff
+    runs: int = 0
+    errors: int = 0
+    restarts: int = 0
+    skipped_ticks: int = 0
+    last_run_unix: float | None = None
+    last_duration_s: float | None = None
+    last_error: str | None = None
+    interval_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class PluginCounters:
+    runs: Counter  # plugin, outcome
+    restarts: Counter  # plugin
+    skipped: Counter  # plugin, reason
+    duration: Histogram  # plugin
+
+
+@dataclass
+class PluginRunner:
+    plugin: Plugin[Any]
+    ctx: RuntimeContext
+    status: PluginStatus
+    counters: PluginCounters
+    interval: float = 10.0
+    jitter: float = 0.0
+    restart_backoff: Backoff = field(
+        default_factory=lambda: Backoff(initial=1.0, maximum=300.0, multiplier=2.0, full_jitter=False)
+    )
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the instance forever; report started once it is ready or has failed once."""
+        ready = _StartOnce(task_status)
+        while True:
+            try:
+                if isinstance(self.plugin, Receiver):
+                    await self.plugin.run(self.ctx, task_status=ready)
+                    raise RuntimeError("receiver returned; receivers must run until cancelled")
+                await self._run_scraper(ready)
+            except Exception as exc:  # plugin isolation: any plugin error is contained here
+                ready.started()  # a failing plugin must not hold up the agent's start
+                await self._after_failure(exc)
+
+    async def _after_failure(self, exc: BaseException) -> None:
+        delay = self.restart_backoff.next_delay()
+        self.status.state = "backoff"
+        self.status.errors += 1
+        self.status.restarts += 1
+        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        self.counters.runs.inc(plugin=self.status.name, outcome="error")
+        self.counters.restarts.inc(plugin=self.status.name)
+        log.error(
+            "plugin %s failed: %s; restarting in %.1fs (failure %d in a row)",
+            self.status.name,
+            self.status.last_error,
+            delay,
+            self.restart_backoff.attempts,
+        )
+        log.debug("plugin %s traceback", self.status.name, exc_info=exc)
+        await trio.sleep(delay)
+
+    async def _run_scraper(self, ready: _StartOnce) -> None:
+        if isinstance(self.plugin, BlockingScraper):
+            await trio.to_thread.run_sync(self.plugin.setup, self.ctx, abandon_on_cancel=True)
+        else:
+            assert isinstance(self.plugin, Scraper)
+            await self.plugin.setup(self.ctx)
+        self.status.state = "running"
+        self.status.interval_s = self.interval
+        ready.started()
+        schedule = TickSchedule(self.interval, jitter=self.jitter, rng=self.rng)
+        await trio.sleep_until(schedule.first(trio.current_time()))
+        while True:
+            await self._scrape_once()
+            decision = schedule.after_run(trio.current_time())
+            if decision.skipped:
+                self.status.skipped_ticks += decision.skipped
+                self.counters.skipped.inc(decision.skipped, plugin=self.status.name, reason="overrun")
+            await trio.sleep_until(decision.due)
+
+    async def _scrape_once(self) -> None:
+        started = trio.current_time()
+        fragments = await self._call_scrape()
+        duration = trio.current_time() - started
+        self.status.runs += 1
+        self.status.last_run_unix = time.time()
+        self.status.last_duration_s = duration
+        self.counters.runs.inc(plugin=self.status.name, outcome="ok")
+        self.counters.duration.observe(duration, plugin=self.status.name)
+        self.restart_backoff.reset()
+        for fragment in fragments:
+            if fragment.records and not self.ctx.offer(fragment):
+                self.status.skipped_ticks += 1
+                self.counters.skipped.inc(plugin=self.status.name, reason="backpressure")
+
+    async def _call_scrape(self) -> list[Fragment]:
+        if isinstance(self.plugin, BlockingScraper):
+            scrape = self.plugin.scrape
+            return await trio.to_thread.run_sync(_collect, scrape, self.ctx, abandon_on_cancel=True)
+        assert isinstance(self.plugin, Scraper)
+        with trio.move_on_after(self.interval) as scope:
+            return list(await self.plugin.scrape(self.ctx))
+        if scope.cancelled_caught:
+            raise TimeoutError(f"scrape took longer than its interval ({self.interval:g}s)")
+        return []  # pragma: no cover - unreachable
+
+
+def _collect(scrape: Any, ctx: RuntimeContext) -> list[Fragment]:
+    result: Iterable[Fragment] = scrape(ctx)
+    return list(result)
+
+
+class _StartOnce:
+    """A ``task_status`` stand-in that forwards only the first ``started()``."""
+
+    def __init__(self, task_status: trio.TaskStatus[None]) -> None:
+        self._task_status = task_status
+        self._done = False
+
+    def started(self, value: None = None) -> None:
+        if not self._done:
+            self._done = True
+            self._task_status.started()
