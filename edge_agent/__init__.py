@@ -5,6 +5,8 @@ from here is stable (pinned by ``tests/test_public_api.py``). Internals live
 in subpackages and may change between releases.
 """
 
+from typing import TYPE_CHECKING
+
 from edge_agent._version import __version__
 from edge_agent.config.units import ByteSize, Duration
 from edge_agent.errors import (
@@ -38,6 +40,28 @@ from edge_agent.plugin_api import (
     setting,
 )
 
+if TYPE_CHECKING:
+    from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
+
+# The HTTP server for receivers imports trio and h11; it is loaded on first
+# use so that importing the API (and `edge-agent version`) stays cheap.
+_LAZY = {
+    "HttpServer": "edge_agent.httpserver",
+    "Reply": "edge_agent.httpserver",
+    "Request": "edge_agent.httpserver",
+    "ServerLimits": "edge_agent.httpserver",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edge_agent' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "AttributeValue",
     "Attributes",
@@ -50,6 +74,7 @@ __all__ = [
     "EdgeAgentError",
     "Fragment",
     "HistogramPoint",
+    "HttpServer",
     "LogsBuilder",
     "MetricsBuilder",
     "NoConfig",
@@ -58,7 +83,10 @@ __all__ = [
     "PluginError",
     "Priority",
     "Receiver",
+    "Reply",
+    "Request",
     "Scraper",
+    "ServerLimits",
     "Severity",
     "Signal",
     "SpanKind",

@@ -49,9 +49,7 @@ async def _serve(agent: Agent) -> None:
     log.info("stopped")
 
 
-async def _watch_signals(
-    signals: AsyncIterator[int], agent: Agent, scope: trio.CancelScope
-) -> None:
+async def _watch_signals(signals: AsyncIterator[int], agent: Agent, scope: trio.CancelScope) -> None:
     first = True
     async for signum in signals:
         name = signal.Signals(signum).name
