@@ -25,7 +25,7 @@ import trio
 from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
 from edge_agent.otlp.fragment import Signal
 
-__all__ = ["OtlpSink", "Received", "decode_request", "count_records"]
+__all__ = ["OtlpSink", "Received", "count_records", "decode_request"]
 
 
 def _request_class(signal: Signal) -> Any:
@@ -136,8 +136,8 @@ class OtlpSink:
         if request.method != "POST" or signal is None:
             return Reply.text(404, "unknown path\n")
         if self.fail_with is not None:
-            headers = (("Retry-After", self.retry_after),) if self.retry_after else ()
-            return Reply.text(self.fail_with, "told to fail\n", headers=headers)
+            extra = (("Retry-After", self.retry_after),) if self.retry_after else ()
+            return Reply.text(self.fail_with, "told to fail\n", headers=extra)
         body = request.body
         if (request.header("content-encoding") or "").lower() == "gzip":
             body = gzip.decompress(body)

@@ -129,7 +129,7 @@ def parse_error_message(body: bytes, content_type: str | None, *, limit: int = 3
             pass
     elif content_type and "protobuf" in content_type:
         try:
-            for number, wire_type, value in wire.iter_fields(body):
+            for number, _, value in wire.iter_fields(body):
                 if number == 2 and isinstance(value, bytes):
                     return value.decode("utf-8", "replace")[:limit]
         except wire.WireError:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from . import scrapers
 
 from edge_agent import BlockingScraper, Fragment, PluginContext, setting
+
+from . import scrapers
 
 ALL_SCRAPERS = (
     "cpu",
