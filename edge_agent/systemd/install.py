@@ -137,9 +137,9 @@ def execute(actions: list[Action], *, dry_run: bool, say: Callable[[str], None])
 
 def _make_dir(action: MakeDir, dry_run: bool, say: Callable[[str], None]) -> None:
     if action.path.is_dir():
-        say(f"exists     {action.path}/")
+        say(f"{'exists':<12} {action.path}/")
         return
-    say(f"{'would create' if dry_run else 'created':<10} {action.path}/ (mode {action.mode:o})")
+    say(f"{'would create' if dry_run else 'created':<12} {action.path}/ (mode {action.mode:o})")
     if not dry_run:
         action.path.mkdir(parents=True, mode=action.mode)
         os.chmod(action.path, action.mode)  # mkdir's mode is masked by the umask
@@ -151,17 +151,17 @@ def _write_file(action: WriteFile, dry_run: bool, say: Callable[[str], None]) ->
     except FileNotFoundError:
         current = None
     if current == action.content:
-        say(f"unchanged  {action.path}")
+        say(f"{'unchanged':<12} {action.path}")
         return
     if current is not None and not action.replace:
-        say(f"kept       {action.path} (yours; not overwritten)")
+        say(f"{'kept':<12} {action.path} (yours; not overwritten)")
         return
     verb = (
         ("would write" if dry_run else "wrote")
         if current is None
         else ("would update" if dry_run else "updated")
     )
-    say(f"{verb:<10} {action.path}")
+    say(f"{verb:<12} {action.path}")
     if not dry_run:
         action.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = action.path.with_name(action.path.name + ".tmp")
@@ -172,7 +172,7 @@ def _write_file(action: WriteFile, dry_run: bool, say: Callable[[str], None]) ->
 
 def _create_user(action: CreateUser, dry_run: bool, say: Callable[[str], None]) -> None:
     if _user_exists(action.root, action.name):
-        say(f"exists     user {action.name}")
+        say(f"{'exists':<12} user {action.name}")
         return
     sysusers = shutil.which("systemd-sysusers")
     if sysusers:
@@ -183,7 +183,7 @@ def _create_user(action: CreateUser, dry_run: bool, say: Callable[[str], None]) 
         argv += ["--shell", shell, action.name]
     else:
         raise EdgeAgentError("creating the service user under --root needs systemd-sysusers (systemd)")
-    say(f"{'would run' if dry_run else 'ran':<10} {' '.join(argv)}")
+    say(f"{'would run' if dry_run else 'ran':<12} {' '.join(argv)}")
     if dry_run:
         return
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
