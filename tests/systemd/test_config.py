@@ -30,7 +30,7 @@ def test_bad_service_values(assignment: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         _load(assignment)
     assert str(info.value).startswith(message)
-    assert str(info.value).endswith(f"(from --set {assignment.split('=')[0]})")
+    assert str(info.value).endswith(f"(from --set {assignment.split('=', maxsplit=1)[0]})")
 
 
 def test_zero_means_unlimited() -> None:
