@@ -33,16 +33,25 @@ def memory_connector(sink: OtlpSink, nursery: trio.Nursery) -> Connector:
     return connect
 
 
-def agent_toml(state_dir: Path, body: str, *, endpoint: str = "http://sink.invalid:4318") -> str:
-    """A config with only the given plugins: no admin port, no host metrics, no self-telemetry."""
+def agent_toml(
+    state_dir: Path,
+    body: str,
+    *,
+    endpoint: str = "http://sink.invalid:4318",
+    admin: bool = False,
+    grace: str = "3s",
+) -> str:
+    """A config with only the given plugins: no host metrics, no self-telemetry, admin on a free
+    port or off."""
+    admin_table = 'endpoint = "127.0.0.1:0"' if admin else "enabled = false"
     return f"""
 [agent]
 state_dir = "{state_dir}"
 plugin_dirs = ["{PLUGIN_DIR}"]
-shutdown_grace = "3s"
+shutdown_grace = "{grace}"
 
 [admin]
-enabled = false
+{admin_table}
 
 [self_telemetry]
 enabled = false
@@ -96,3 +105,129 @@ async def poll_until(predicate: Callable[[], bool], interval: float = 0.05) -> N
     For state that has no event to wait on (counters, liveness verdicts)."""
     while not predicate():  # noqa: ASYNC110 - polling plain state on purpose
         await trio.sleep(interval)
+
+
+# -- a real `edge-agent run` subprocess ------------------------------------------
+
+
+class NotifyListener:
+    """A bound AF_UNIX datagram socket standing in for systemd's notification socket."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address  # a path, or "@name" for the abstract namespace
+        self.sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_DGRAM)
+        self.messages: list[tuple[float, dict[str, str]]] = []
+        self._changed = trio.Event()
+
+    async def bind(self) -> None:
+        raw = "\0" + self.address[1:] if self.address.startswith("@") else self.address
+        await self.sock.bind(raw)
+
+    async def run(self) -> None:
+        """Collect messages until cancelled; the socket is closed on the way out."""
+        try:
+            while True:
+                data = await self.sock.recv(4096)
+                fields = dict(line.split("=", 1) for line in data.decode().splitlines())
+                self.messages.append((trio.current_time(), fields))
+                self._changed.set()
+                self._changed = trio.Event()
+        finally:
+            self.sock.close()
+
+    async def wait_for(self, key: str, value: str | None = None, after: int = 0) -> int:
+        """Index of the first message from ``after`` on that has ``key`` (= ``value``)."""
+        while True:
+            for i in range(after, len(self.messages)):
+                fields = self.messages[i][1]
+                if key in fields and (value is None or fields[key] == value):
+                    return i
+            await self._changed.wait()
+
+    def count(self, key: str, start: float = 0.0, end: float = float("inf")) -> int:
+        return sum(1 for t, m in self.messages if key in m and start <= t < end)
+
+
+class AgentProcess:
+    """``edge-agent run --log-format json`` with its stderr log collected line by line."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self.logs: list[dict[str, Any]] = []
+        self._changed = trio.Event()
+
+    @classmethod
+    async def start(cls, nursery: trio.Nursery, config: Path, env: dict[str, str]) -> AgentProcess:
+        import os
+        import subprocess
+        import sys
+
+        full_env = {k: v for k, v in os.environ.items() if k not in ("JOURNAL_STREAM", "NOTIFY_SOCKET")}
+        full_env.update(env)
+        command = [sys.executable, "-m", "edge_agent", "run", "-c", str(config), "--log-format", "json"]
+        process = await trio.lowlevel.open_process(command, stderr=subprocess.PIPE, env=full_env)
+        agent = cls(process)
+        nursery.start_soon(agent._pump)
+        return agent
+
+    async def _pump(self) -> None:
+        import json
+
+        assert self.process.stderr is not None
+        pending = b""
+        async for chunk in self.process.stderr:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                try:
+                    self.logs.append(json.loads(line))
+                except ValueError:
+                    self.logs.append({"level": "raw", "logger": "", "msg": line.decode(errors="replace")})
+            self._changed.set()
+            self._changed = trio.Event()
+
+    def messages(self, level: str | None = None) -> list[str]:
+        return [d["msg"] for d in self.logs if level is None or d["level"] == level]
+
+    async def wait_log(self, fragment: str) -> str:
+        while True:
+            for message in self.messages():
+                if fragment in message:
+                    return message
+            await self._changed.wait()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    async def wait(self) -> int:
+        return await self.process.wait()
+
+    def accounting(self) -> dict[str, int]:
+        import re
+
+        for message in self.messages():
+            match = re.match(
+                r"record accounting: collected=(\d+) exported=(\d+) dropped=(\d+) queued=(\d+)", message
+            )
+            if match:
+                return dict(
+                    zip(("collected", "exported", "dropped", "queued"), map(int, match.groups()), strict=True)
+                )
+        raise AssertionError(f"no accounting line in {self.messages()}")
+
+
+async def http_get(address: str, path: str) -> tuple[int, str]:
+    """GET from the agent's admin endpoint (``host:port``), in a worker thread."""
+    import http.client
+
+    def get() -> tuple[int, str]:
+        host, _, port = address.rpartition(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, response.read().decode()
+        finally:
+            conn.close()
+
+    return await trio.to_thread.run_sync(get)
