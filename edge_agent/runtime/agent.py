@@ -114,7 +114,7 @@ class Agent:
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self._connect = connect
         self.exporter = self._new_exporter(config.exporter)
-        self.plugin_statuses: dict[str, PluginStatus] = {}
+        self._statuses: dict[str, PluginStatus] = {}
         self.admin_address: tuple[str, int] | None = None
         self.last_reload: dict[str, Any] | None = None
         self._stage = _Stage()
@@ -127,6 +127,14 @@ class Agent:
         self._resource = b""
         self._candidate_registry: PluginRegistry | None = None
         self.device_id = ""
+
+    @property
+    def plugin_statuses(self) -> list[PluginStatus]:
+        """Live status of every running plugin instance, in start order."""
+        return list(self._statuses.values())
+
+    def plugin_status(self, name: str) -> PluginStatus | None:
+        return self._statuses.get(name)
 
     @property
     def export_status(self) -> ExportStatus:
@@ -232,7 +240,7 @@ class Agent:
     async def _stop_instance(self, name: str) -> None:
         task = self._runners.pop(name)
         await task.stop()
-        self.plugin_statuses.pop(name, None)
+        self._statuses.pop(name, None)
 
     def _make_runner(self, plugin: Plugin[Any], name: str, config: AgentConfig) -> PluginRunner:
         if name == SELF_TELEMETRY:
@@ -257,7 +265,7 @@ class Agent:
             start_time_ns=self.clock.time_ns(),
         )
         status = PluginStatus(name=name, type=type_name, kind=plugin.kind)
-        self.plugin_statuses[name] = status
+        self._statuses[name] = status
         runner = PluginRunner(
             plugin,
             ctx,
@@ -318,7 +326,7 @@ class Agent:
             },
             "pipeline": {"state": self._stage.state, "health": self.health()[1]},
             "last_reload": self.last_reload,
-            "plugins": [s.as_dict() for s in self.plugin_statuses.values()],
+            "plugins": [s.as_dict() for s in self.plugin_statuses],
             "queue": {
                 "kind": "memory",
                 "bytes": self.buffer.queued_bytes(),
@@ -436,7 +444,7 @@ class Agent:
                 await task.ready.wait()
         for task in tasks:
             name = task.name.removeprefix("plugin ")
-            status = self.plugin_statuses.get(name)
+            status = self._statuses.get(name)
             if status is not None and status.state == "backoff":
                 raise PluginError(f"plugin {name} failed to start: {status.last_error}")
 
