@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psutil
@@ -73,7 +74,7 @@ def scrape_cpu(b: MetricsBuilder, state: ScrapeState, per_cpu: bool) -> None:
     time_points: list[tuple[dict[str, str], float]] = []
     util_points: list[tuple[dict[str, str], float]] = []
     for cpu, times in enumerate(current):
-        attrs = state.attrs("cpu.attrs", str(cpu), lambda c=cpu: _cpu_attrs(c, per_cpu, layout))
+        attrs = state.attrs("cpu.attrs", str(cpu), partial(_cpu_attrs, cpu, per_cpu, layout))
         values = [times[i] for _, i in layout]
         time_points.extend(zip(attrs, values, strict=True))
         if previous is not None and cpu < len(previous):
@@ -140,7 +141,7 @@ def scrape_disk(b: MetricsBuilder, state: ScrapeState, exclude_devices: tuple[st
     for device, c in counters.items():
         if state.excluded("disk", device, exclude_devices):
             continue
-        read, write, plain = state.attrs("disk.attrs", device, lambda d=device: _disk_attrs(d))
+        read, write, plain = state.attrs("disk.attrs", device, partial(_disk_attrs, device))
         io += [(read, c.read_bytes), (write, c.write_bytes)]
         ops += [(read, c.read_count), (write, c.write_count)]
         if hasattr(c, "busy_time"):
@@ -210,7 +211,7 @@ def scrape_network(b: MetricsBuilder, state: ScrapeState, exclude: tuple[str, ..
     for nic, c in counters.items():
         if state.excluded("nic", nic, exclude):
             continue
-        tx, rx = state.attrs("nic.attrs", nic, lambda n=nic: _nic_attrs(n))
+        tx, rx = state.attrs("nic.attrs", nic, partial(_nic_attrs, nic))
         sent, recv, packets_sent, packets_recv, errin, errout, dropin, dropout = c[:8]
         io.append((tx, sent))
         io.append((rx, recv))
