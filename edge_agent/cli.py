@@ -91,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "run":
+            import signal
+
+            # SIGHUP's default action kills the process: until the event loop handles it,
+            # a reload request is ignored rather than fatal
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
             from edge_agent.cli_run import run_command
 
             return run_command(args, _load(args), os.environ)

@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import trio
 
@@ -50,9 +50,9 @@ def run_command(args: argparse.Namespace, loaded: LoadedConfig, environ: Mapping
         summary=agent.summary,
         status_interval=lambda: agent.config.service.status_interval,
     )
-    reload = functools.partial(_load_again, args, agent)
+    load = functools.partial(_load_again, args, agent)
     try:
-        trio.run(_serve, agent, link, reload)
+        trio.run(_serve, agent, link, load)
     except BaseException as exc:
         error = _find_agent_error(exc)
         if error is None:
@@ -82,13 +82,17 @@ def _load_again(args: argparse.Namespace, agent: Agent) -> LoadedConfig:
     )
 
 
-async def _serve(agent: Agent, link: ServiceLink, reload: Loader) -> None:
+async def _serve(agent: Agent, link: ServiceLink, load: Loader) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        ready = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(link.run)
-            nursery.start_soon(_watch_signals, signals, agent, link, reload, nursery)
+            nursery.start_soon(
+                _watch_signals, signals, agent, link, functools.partial(_reload, ready, load), nursery
+            )
             await nursery.start(_run_agent, agent, nursery.cancel_scope)
             link.ready()
+            ready.set()
     log.info("stopped")
 
 
@@ -100,7 +104,11 @@ async def _run_agent(
 
 
 async def _watch_signals(
-    signals: AsyncIterator[int], agent: Agent, link: ServiceLink, reload: Loader, nursery: trio.Nursery
+    signals: AsyncIterator[int],
+    agent: Agent,
+    link: ServiceLink,
+    reloader: Callable[[Agent, ServiceLink], Awaitable[None]],
+    nursery: trio.Nursery,
 ) -> None:
     stopping = False
     async for signum in signals:
@@ -109,7 +117,7 @@ async def _watch_signals(
             if stopping:
                 log.info("received SIGHUP while stopping: ignored")
             else:
-                nursery.start_soon(_reload, agent, link, reload)
+                nursery.start_soon(reloader, agent, link)
         elif not stopping:
             stopping = True
             queued = sum(agent.buffer.queued_records().values())
@@ -122,11 +130,13 @@ async def _watch_signals(
             nursery.cancel_scope.cancel()
 
 
-async def _reload(agent: Agent, link: ServiceLink, reload: Loader) -> None:
+async def _reload(ready: trio.Event, load: Loader, agent: Agent, link: ServiceLink) -> None:
+    # a SIGHUP during start-up is served once the agent is ready: READY=1 must not come early
+    await ready.wait()
     link.reloading()
     log.info("received SIGHUP: reloading configuration")
     try:
-        loaded = await trio.to_thread.run_sync(reload)
+        loaded = await trio.to_thread.run_sync(load)
         plan = await agent.reconfigure(loaded)
     except ReconfigureError as exc:
         log.error("reload failed: %s", exc)

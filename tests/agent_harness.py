@@ -103,7 +103,7 @@ async def poll_until(predicate: Callable[[], bool], interval: float = 0.05) -> N
     """Wait (use under fail_after) until ``predicate()`` holds, checking every ``interval``.
 
     For state that has no event to wait on (counters, liveness verdicts)."""
-    while not predicate():  # noqa: ASYNC110 - polling plain state on purpose
+    while not predicate():
         await trio.sleep(interval)
 
 

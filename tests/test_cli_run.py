@@ -127,6 +127,25 @@ async def test_ready_only_once_the_pipeline_runs(
     assert listener.messages[stopping][1]["STATUS"].startswith("stopping: draining ")
 
 
+async def test_sighup_during_start_up_is_served_after_ready(setup: Setup) -> None:
+    """A reload requested while plugins are still starting waits: READY=1 first, then
+    RELOADING=1 and READY=1 again."""
+    marker = setup.tmp / "setup-done"
+    agent = await setup.start(_seq("slow", "setup_delay = 1.5", f'setup_marker = "{marker}"'))
+    with trio.fail_after(20):
+        await poll_until((setup.state / "agent.cbor").exists)  # the event loop is running
+    agent.signal(signal.SIGHUP)
+    first = await setup.ready()
+    assert marker.exists()
+    with trio.fail_after(10):
+        reloading = await setup.listener.wait_for("RELOADING", "1")
+        again = await setup.listener.wait_for("READY", "1", after=reloading)
+    assert first < reloading < again
+    assert await agent.wait_log("reloaded configuration: no changes")
+    code, _ = await _stop(agent)
+    assert code == 0
+
+
 async def test_watchdog_pings_stop_while_the_scheduler_is_wedged(setup: Setup) -> None:
     """A scrape hung in its worker thread silences the watchdog (and fails /healthz and STATUS)
     once interval + stall_timeout pass; pings resume when it unwedges."""
