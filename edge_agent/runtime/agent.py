@@ -411,11 +411,12 @@ class Agent:
         if prepared.exporter is not None:
             await self._swap_exporter(prepared.exporter)
             undo.append(lambda: self._swap_exporter(self._new_exporter(old.exporter)))
-        self._resource = self._resource_bytes(new)
-        undo.append(_sync(lambda: setattr(self, "_resource", self._resource_bytes(old))))
         for name in (*plan.stop, *plan.restart):
             await self._stop_instance(name)
             undo.append(functools.partial(self._relaunch, name, old))
+        # after the stops, so that undoing restores the old resource before relaunching old instances
+        self._resource = self._resource_bytes(new)
+        undo.append(_sync(lambda: setattr(self, "_resource", self._resource_bytes(old))))
         started = []
         for name in (*plan.start, *plan.restart):
             started.append(await self._launch(name, new, prepared.plugins[name]))

@@ -151,6 +151,23 @@ async def test_failed_start_rolls_back_to_the_previous_config(
     await harness.stop()
 
 
+async def test_rollback_restores_the_old_resource(harness: Harness, autojump_clock: object) -> None:
+    """A failed apply that changed [resource] relaunches the old instances with the old resource."""
+    old_resource = '\n[resource.attributes]\nsite = "old"\n'
+    new_resource = '\n[resource.attributes]\nsite = "new"\n'
+    agent = await harness.start(_plugins(("a", "")) + old_resource)
+    with pytest.raises(ReconfigureError, match="plugin b failed to start"):
+        await agent.reconfigure(
+            harness.load(_plugins(("a", ""), ("b", "fail_setup = true")) + new_resource)  # type: ignore[arg-type]
+        )
+    await trio.sleep(2)  # whatever the briefly restarted instance sent is delivered by now
+    mark = len(harness.sink.resource_attributes)
+    await trio.sleep(10)
+    sites = {attrs.get("site") for attrs in harness.sink.resource_attributes[mark:]}
+    assert sites == {"old"}
+    await harness.stop()
+
+
 async def test_exporter_swap_loses_no_batch(harness: Harness, autojump_clock: object) -> None:
     """Replacing the exporter mid-retry puts its batch back; every record arrives once, via the new one."""
     retry = '\n[exporter.retry_on_failure]\ninitial_interval = "100ms"\nmax_interval = "200ms"\n'
