@@ -28,6 +28,7 @@ from tests.agent_harness import (
 pytestmark = pytest.mark.slow
 
 WATCHDOG_USEC = "400000"  # pings every 0.2 s
+FAST_RETRY = '\n[exporter.retry_on_failure]\ninitial_interval = "200ms"\nmax_interval = "500ms"\n'
 
 
 @pytest.fixture
@@ -279,10 +280,10 @@ async def test_sighup_with_a_valid_config_applies_it_without_losing_data(setup: 
     """A new instance and a new exporter header take effect; the unchanged instance keeps its
     sequence; records buffered while the upstream was down all arrive, once each."""
     setup.sink.fail_with = 503  # data piles up in the buffer across the reload
-    agent = await setup.start(_seq("a"))
+    agent = await setup.start(_seq("a") + FAST_RETRY)
     await setup.ready()
     await trio.sleep(1)
-    setup.write(_seq("a") + _seq("b") + '\n[exporter.headers]\nx-generation = "2"\n')
+    setup.write(_seq("a") + _seq("b") + FAST_RETRY + '\n[exporter.headers]\nx-generation = "2"\n')
     agent.signal(signal.SIGHUP)
     with trio.fail_after(10):
         line = await agent.wait_log("reloaded configuration:")
