@@ -125,7 +125,8 @@ class Agent:
         self._core: trio.Nursery | None = None
         self._sources: trio.Nursery | None = None
         self._resource = b""
-        self._candidate_registry: PluginRegistry | None = None
+        # a registry plugin_types() built for other plugin_dirs, reused by the reconfigure that follows
+        self._candidate_registry: tuple[tuple[str, ...], PluginRegistry] | None = None
         self.device_id = ""
 
     @property
@@ -351,8 +352,9 @@ class Agent:
         """
         if tuple(plugin_dirs) == tuple(self.config.agent.plugin_dirs):
             return self.registry
-        self._candidate_registry = PluginRegistry.for_config(plugin_dirs)
-        return self._candidate_registry
+        registry = PluginRegistry.for_config(plugin_dirs)
+        self._candidate_registry = (tuple(plugin_dirs), registry)
+        return registry
 
     def plan(self, new: AgentConfig) -> ReconfigPlan:
         """What :meth:`reconfigure` would change, without changing anything."""
@@ -391,12 +393,11 @@ class Agent:
         new = plan.effective
         registry = self.registry
         if new.agent.plugin_dirs != self.config.agent.plugin_dirs:
-            candidate = self._candidate_registry
-            registry = (
-                candidate
-                if candidate is not None
-                else await trio.to_thread.run_sync(PluginRegistry.for_config, new.agent.plugin_dirs)
-            )
+            candidate, self._candidate_registry = self._candidate_registry, None
+            if candidate is not None and candidate[0] == tuple(new.agent.plugin_dirs):
+                registry = candidate[1]
+            else:
+                registry = await trio.to_thread.run_sync(PluginRegistry.for_config, new.agent.plugin_dirs)
         prepared = _Prepared(registry)
         for name in (*plan.start, *plan.restart):
             prepared.plugins[name] = self._construct(name, new, registry)

@@ -246,3 +246,38 @@ async def test_wedged_blocking_scrape_makes_the_agent_unhealthy(harness: Harness
     with trio.fail_after(10):
         await poll_until(lambda: agent.health()[0], 0.05)
     await harness.stop()
+
+
+EXTRA_PLUGIN = """
+from edge_agent import Scraper
+
+
+class Extra(Scraper[None]):
+    name = "extra"
+    default_interval = 1.0
+
+    async def scrape(self, ctx):
+        b = ctx.metrics()
+        b.gauge("extra.value", 1)
+        return [b.build()]
+"""
+
+
+async def test_new_plugin_directory_brings_new_plugin_types(
+    harness: Harness, tmp_path: Path, autojump_clock: object
+) -> None:
+    """Adding a plugin directory on reload makes its plugin types usable at once."""
+    extra_dir = tmp_path / "more-plugins"
+    extra_dir.mkdir()
+    (extra_dir / "extra.py").write_text(EXTRA_PLUGIN)
+    agent = await harness.start(_plugins(("a", "")))
+    text = agent_toml(harness.state, _plugins(("a", "")) + '\n[plugins.x]\ntype = "extra"\n')
+    text = text.replace("plugin_dirs = [", f'plugin_dirs = ["{extra_dir}", ')
+    plan = await agent.reconfigure(load_text(harness.path, text, plugin_types=agent.plugin_types))
+    assert plan.start == ("x",)
+    assert plan.keep == ("a",)
+    assert plan.live_keys == ("agent.plugin_dirs",)
+    with trio.fail_after(30):
+        await poll_until(lambda: harness.sink.metric_names["extra.value"] > 0)
+    assert "extra" in agent.registry.names()
+    await harness.stop()
