@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import proc_rss_bytes, rotel_blackhole
+from _common import agent_env, proc_rss_bytes, rotel_blackhole
 
 MiB = 1024 * 1024
 
