@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import proc_cpu_seconds, proc_rss_bytes, rotel_blackhole
+from _common import agent_env, proc_cpu_seconds, proc_rss_bytes, rotel_blackhole
 
 SDK_APP = """
 import sys, time
