@@ -111,6 +111,7 @@ class Agent:
         self.instruments = AgentInstruments.create()
         self.liveness = Liveness(config.service.stall_timeout)
         self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
+        self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self._connect = connect
         self.exporter = self._new_exporter(config.exporter)
