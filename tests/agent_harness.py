@@ -155,6 +155,7 @@ class AgentProcess:
         self.process = process
         self.logs: list[dict[str, Any]] = []
         self._changed = trio.Event()
+        self._eof = trio.Event()
 
     @classmethod
     async def start(cls, nursery: trio.Nursery, config: Path, env: dict[str, str]) -> AgentProcess:
@@ -168,23 +169,35 @@ class AgentProcess:
         process = await trio.lowlevel.open_process(command, stderr=subprocess.PIPE, env=full_env)
         agent = cls(process)
         nursery.start_soon(agent._pump)
+        nursery.start_soon(agent._kill_when_cancelled)
         return agent
+
+    async def _kill_when_cancelled(self) -> None:
+        # a test that fails half-way must not leave an agent running
+        try:
+            await trio.sleep_forever()
+        finally:
+            if self.process.returncode is None:
+                self.process.kill()
 
     async def _pump(self) -> None:
         import json
 
         assert self.process.stderr is not None
         pending = b""
-        async for chunk in self.process.stderr:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                try:
-                    self.logs.append(json.loads(line))
-                except ValueError:
-                    self.logs.append({"level": "raw", "logger": "", "msg": line.decode(errors="replace")})
-            self._changed.set()
-            self._changed = trio.Event()
+        try:
+            async for chunk in self.process.stderr:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    try:
+                        self.logs.append(json.loads(line))
+                    except ValueError:
+                        self.logs.append({"level": "raw", "logger": "", "msg": line.decode(errors="replace")})
+                self._changed.set()
+                self._changed = trio.Event()
+        finally:
+            self._eof.set()
 
     def messages(self, level: str | None = None) -> list[str]:
         return [d["msg"] for d in self.logs if level is None or d["level"] == level]
@@ -200,7 +213,10 @@ class AgentProcess:
         self.process.send_signal(signum)
 
     async def wait(self) -> int:
-        return await self.process.wait()
+        """Exit code, once the process has exited and its last log line has been read."""
+        code = await self.process.wait()
+        await self._eof.wait()
+        return code
 
     def accounting(self) -> dict[str, int]:
         import re

@@ -123,7 +123,7 @@ async def test_hung_upstream_is_not_a_wedge(autojump_clock: object) -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_exporter_stuck_in_an_uncancellable_call_is_wedged(autojump_clock: object) -> None:
+async def test_exporter_stuck_in_an_uncancellable_call_is_wedged(thread_safe_clock: object) -> None:
     """A connect stuck in a thread that ignores cancellation outlives timeout + grace: wedged."""
     liveness = Liveness(grace=5)
     release = threading.Event()
