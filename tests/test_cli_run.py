@@ -300,3 +300,38 @@ async def test_sighup_with_a_valid_config_applies_it_without_losing_data(setup: 
     assert sorted(seqs["a"]) == list(range(len(seqs["a"])))  # never restarted, nothing lost
     assert sorted(seqs["b"]) == list(range(len(seqs["b"])))
     assert {r.headers.get("x-generation") for r in setup.sink.requests} == {"2"}
+
+
+async def test_logs_carry_journal_priorities_when_stderr_is_the_journal_stream(tmp_path: Path) -> None:
+    """With $JOURNAL_STREAM naming its stderr (as systemd sets it), the agent writes <N>-prefixed
+    lines without timestamps."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.agent_harness import agent_toml
+
+    config = tmp_path / "agent.toml"
+    config.write_text(agent_toml(tmp_path / "state", _seq("a"), endpoint="http://127.0.0.1:9", grace="500ms"))
+    read_end, write_end = os.pipe()
+    info = os.fstat(write_end)
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    env["JOURNAL_STREAM"] = f"{info.st_dev}:{info.st_ino}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge_agent", "run", "-c", str(config)], stderr=write_end, env=env
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as stderr:
+            first = await trio.to_thread.run_sync(stderr.readline)
+            assert first.startswith("<6>agent: edge-agent "), first
+            proc.send_signal(signal.SIGTERM)
+            rest = await trio.to_thread.run_sync(stderr.read)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    lines = [first, *rest.splitlines()]
+    assert any(line.startswith("<4>exporter: upstream http://127.0.0.1:9 is unreachable") for line in lines)
+    assert all(line.startswith("<") and not line[3:4].isdigit() for line in lines if line)
+    assert proc.returncode == 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+from pathlib import Path
 
 import pytest
 
-from edge_agent.runtime.logs import choose_format, setup_logging
+from edge_agent.runtime.logs import choose_format, setup_logging, stream_id
 
 
 @pytest.fixture
@@ -76,3 +78,16 @@ def test_json_format_for_shippers() -> None:
 def test_choose_format(requested: str, environ: dict[str, str], chosen: str) -> None:
     """auto picks journal under journald; an explicit choice always wins."""
     assert choose_format(requested, environ) == chosen  # type: ignore[arg-type]
+
+
+def test_journal_only_when_stderr_is_the_journal_stream(tmp_path: Path) -> None:
+    """$JOURNAL_STREAM inherited by a process whose stderr goes elsewhere does not select journal."""
+    with open(tmp_path / "err", "w") as stream:
+        info = os.fstat(stream.fileno())
+        assert stream_id(stream) == (info.st_dev, info.st_ino)
+        assert (
+            choose_format("auto", {"JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"}, stream_id(stream))
+            == "journal"
+        )
+        assert choose_format("auto", {"JOURNAL_STREAM": "8:1"}, stream_id(stream)) == "text"
+    assert stream_id(io.StringIO()) is None
