@@ -68,6 +68,10 @@ class ServerLimits:
     max_connections: int = 32
 
 
+_LINGER_SECONDS = 2.0
+_LINGER_BYTES = 8 << 20
+
+
 class _ClientError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -172,6 +176,8 @@ class _Connection:
                 request = await self._read_request(timeout)
             except _ClientError as exc:
                 await self._send_error(exc.status, str(exc))
+                if exc.status == 413:  # the client is probably still uploading
+                    await self._linger()
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return
@@ -258,6 +264,25 @@ class _Connection:
             data += self.conn.send(h11.Data(data=reply.body)) or b""
         data += self.conn.send(h11.EndOfMessage()) or b""
         await self.stream.send_all(data)
+
+    async def _linger(self) -> None:
+        """Discard what the client is still sending for a moment before closing ("lingering close").
+
+        Closing a socket with unread input makes the kernel send RST, and the
+        client may then lose the error reply it has not read yet (typically a
+        413 sent while the client is still uploading the body). Bounded in time
+        and bytes.
+        """
+        discarded = 0
+        with trio.move_on_after(_LINGER_SECONDS):
+            try:
+                while discarded < _LINGER_BYTES:
+                    chunk = await self.stream.receive_some(65536)
+                    if not chunk:
+                        return
+                    discarded += len(chunk)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                return
 
     async def _send_error(self, status: int, message: str) -> None:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
