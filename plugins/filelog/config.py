@@ -87,6 +87,7 @@ class FileLogConfig:
     include_file_path: bool = setting(False, help="add the attribute log.file.path")
 
     def __post_init__(self) -> None:
+        _check_include(self.include)
         if self.parser == "regex" and not self.regex:
             raise ValueError("parser = 'regex' needs regex = '...' with named groups")
         if self.fingerprint_size > self.read_chunk:
