@@ -129,10 +129,9 @@ def wait_done(
             raise SystemExit(f"{name} exited early with {proc.returncode}")
         done = counter(url, pattern)
         if done >= lines:
-            result = Result(
+            return Result(
                 name, lines, time.monotonic() - started, cpu_seconds(proc.pid), peak_rss_mib(proc.pid)
             )
-            return result
         time.sleep(0.2)
     raise SystemExit(f"{name}: only {counter(url, pattern):.0f} of {lines} lines after {timeout}s")
 
