@@ -232,6 +232,10 @@ class RecordingContext:
         """Every emitted fragment of ``signal``, parsed into a fresh message."""
         return [decode_request(signal, f.payload) for f in self.fragments if f.signal is signal]
 
+    def decoded_metrics(self) -> list[Any]:
+        """Every emitted metrics fragment, parsed."""
+        return self.decoded(Signal.METRICS)
+
     def log_bodies(self) -> list[str]:
         """The string bodies of every emitted log record, in order."""
         return [
