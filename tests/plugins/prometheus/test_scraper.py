@@ -94,5 +94,5 @@ async def test_good_and_bad_targets(tmp_path: Path, client_port: int) -> None:
 
 def test_config_refuses_non_http_targets() -> None:
     """Targets must be http:// URLs; the error shows an example."""
-    with pytest.raises(ValueError, match="http://127.0.0.1:9100/metrics"):
+    with pytest.raises(ValueError, match=r"http://127\.0\.0\.1:9100/metrics"):
         PrometheusConfig(targets=("ftp://x/metrics",))
