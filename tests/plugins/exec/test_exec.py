@@ -48,10 +48,11 @@ async def test_json_and_influx_output(tmp_path: Path) -> None:
 async def test_arguments_are_not_interpreted_by_a_shell(tmp_path: Path) -> None:
     """Without shell = true, shell syntax in arguments is passed literally."""
     marker = tmp_path / "pwned"
-    script = "import sys; print('args', len(sys.argv))"
-    ctx, _ = await _scrape(tmp_path, command=(PY, "-c", script, f"; touch {marker}"), format="influx")
+    script = "import sys; print('argv n=%di' % len(sys.argv))"
+    _, metrics = await _scrape(tmp_path, command=(PY, "-c", script, f"; touch {marker}"), format="influx")
     assert not marker.exists()
-    ctx, metrics = await _scrape(
+    assert metrics["argv.n"].gauge.data_points[0].as_int == 2  # type: ignore[attr-defined]
+    _, metrics = await _scrape(
         tmp_path, command=(f"echo 'x v=1' && touch {marker}",), shell=True, format="influx"
     )
     assert marker.exists() and "x.v" in metrics
