@@ -216,6 +216,9 @@ endpoint = "127.0.0.1:{port}"
         ok = trio.run(saturate, port, body, args.connections, args.seconds)
         cpu, wall = cpu_seconds(agent.pid) - cpu0, time.monotonic() - wall0
         rate = ok / wall
+        drain_deadline = time.monotonic() + 30  # start the half-load phase with an empty buffer
+        while exported(admin) < (warm + ok) * SPANS and time.monotonic() < drain_deadline:
+            time.sleep(0.1)
         latencies = sorted(trio.run(paced, port, body, rate / 2, args.seconds, args.connections * 4))
         deadline = time.monotonic() + 30
         accepted = (warm + ok + len(latencies)) * SPANS
