@@ -10,6 +10,7 @@ the limit get ``503`` and are closed). A handler receives a whole
 
 from __future__ import annotations
 
+import http
 import logging
 import os
 import socket
@@ -66,10 +67,6 @@ class ServerLimits:
     body_timeout: float = 30.0
     idle_timeout: float = 60.0
     max_connections: int = 32
-
-
-_LINGER_SECONDS = 2.0
-_LINGER_BYTES = 8 << 20
 
 
 class _ClientError(Exception):
@@ -158,6 +155,28 @@ async def _refuse(stream: trio.abc.Stream) -> None:
             await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
+    await linger_close(stream)
+
+
+LINGER_SECONDS = 1.0
+LINGER_MAX_BYTES = 1 << 20
+
+
+async def linger_close(stream: trio.abc.Stream) -> None:
+    """Half-close, drain what the client is still sending (bounded), then close.
+
+    Closing a socket with unread data makes the kernel send a reset, and the
+    client may never read the error response we just wrote.
+    """
+    with trio.move_on_after(LINGER_SECONDS):
+        try:
+            if isinstance(stream, trio.abc.HalfCloseableStream):
+                await stream.send_eof()
+            drained = 0
+            while drained < LINGER_MAX_BYTES and (chunk := await stream.receive_some(65536)):
+                drained += len(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
     await stream.aclose()
 
 
@@ -176,8 +195,7 @@ class _Connection:
                 request = await self._read_request(timeout)
             except _ClientError as exc:
                 await self._send_error(exc.status, str(exc))
-                if exc.status == 413:  # the client is probably still uploading
-                    await self._linger()
+                await linger_close(self.stream)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return
@@ -211,6 +229,11 @@ class _Connection:
             return None
         if not isinstance(event, h11.Request):
             raise _ClientError(400, "expected a request")
+        # h11 bounds only *incomplete* events; a complete oversized head arriving in one read
+        # would pass, so the head size is checked here too.
+        head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if head_size > self.limits.max_header_bytes:
+            raise _ClientError(431, f"request headers exceed {self.limits.max_header_bytes} bytes")
         length = _content_length(event.headers)
         if length is not None and length > self.limits.max_body_bytes:
             raise _ClientError(
@@ -259,30 +282,12 @@ class _Connection:
             ("Content-Length", str(len(reply.body))),
             *reply.headers,
         ]
-        data = self.conn.send(h11.Response(status_code=reply.status, headers=headers)) or b""
+        reason = _REASONS.get(reply.status, b"")
+        data = self.conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason)) or b""
         if reply.body:
             data += self.conn.send(h11.Data(data=reply.body)) or b""
         data += self.conn.send(h11.EndOfMessage()) or b""
         await self.stream.send_all(data)
-
-    async def _linger(self) -> None:
-        """Discard what the client is still sending for a moment before closing ("lingering close").
-
-        Closing a socket with unread input makes the kernel send RST, and the
-        client may then lose the error reply it has not read yet (typically a
-        413 sent while the client is still uploading the body). Bounded in time
-        and bytes.
-        """
-        discarded = 0
-        with trio.move_on_after(_LINGER_SECONDS):
-            try:
-                while discarded < _LINGER_BYTES:
-                    chunk = await self.stream.receive_some(65536)
-                    if not chunk:
-                        return
-                    discarded += len(chunk)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                return
 
     async def _send_error(self, status: int, message: str) -> None:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
@@ -302,6 +307,9 @@ def _remove_stale_socket(path: str) -> None:
     if not stat.S_ISSOCK(st.st_mode):
         raise FileExistsError(f"{path} exists and is not a socket; refusing to replace it")
     os.unlink(path)
+
+
+_REASONS = {s.value: s.phrase.encode() for s in http.HTTPStatus}
 
 
 def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:

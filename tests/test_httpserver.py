@@ -1,4 +1,4 @@
-"""HttpServer: the unix socket listener (TCP behaviour is exercised by the sink and receiver tests)."""
+"""The bounded HTTP server: limits, timeouts and keep-alive, over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -8,8 +8,166 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 
-from edge_agent import HttpServer, Reply, Request
+from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
+
+
+async def echo(request: Request) -> Reply:
+    if request.path == "/boom":
+        raise RuntimeError("handler bug")
+    return Reply.text(200, f"{request.method} {request.path} {len(request.body)}")
+
+
+async def _serve(nursery: trio.Nursery, limits: ServerLimits) -> tuple[str, int]:
+    server = HttpServer(echo, limits)
+    address: tuple[str, int] = await nursery.start(server.serve_tcp, "127.0.0.1", 0)
+    return address
+
+
+async def _exchange(address: tuple[str, int], raw: bytes, *, read_until_close: bool = True) -> bytes:
+    stream = await trio.open_tcp_stream(*address)
+    async with stream:
+        await stream.send_all(raw)
+        chunks = []
+        while True:
+            data = await stream.receive_some(65536)
+            if not data:
+                break
+            chunks.append(data)
+            if not read_until_close:
+                break
+    return b"".join(chunks)
+
+
+async def test_keep_alive_serves_two_requests() -> None:
+    """Two pipelined requests on one connection both get answers."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits())
+        raw = (
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+            b"GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        reply = await _exchange(address, raw)
+        nursery.cancel_scope.cancel()
+    assert reply.count(b"HTTP/1.1 200") == 2
+    assert b"POST /a 3" in reply
+    assert b"GET /b 0" in reply
+
+
+async def test_body_over_limit_is_413_before_reading_it() -> None:
+    """A declared Content-Length over the limit is refused with 413 without reading the body."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(max_body_bytes=10))
+        reply = await _exchange(address, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+        nursery.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 413")
+    assert b"exceeds the limit of 10" in reply
+
+
+async def test_chunked_body_over_limit_is_413() -> None:
+    """A chunked body that grows past the limit is cut off with 413."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(max_body_bytes=10))
+        raw = (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n"
+            + b"x" * 20
+            + b"\r\n0\r\n\r\n"
+        )
+        reply = await _exchange(address, raw)
+        nursery.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 413")
+
+
+async def test_oversized_headers_rejected() -> None:
+    """Headers larger than max_header_bytes get a 431 (h11's hint), not unbounded buffering."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(max_header_bytes=1024))
+        reply = await _exchange(address, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+        nursery.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 431")
+
+
+async def test_slowloris_headers_time_out(autojump_clock: trio.testing.MockClock) -> None:
+    """A client that never finishes its headers gets 408 after header_timeout and is disconnected."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(header_timeout=5))
+        stream = await trio.open_tcp_stream(*address)
+        await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        start = trio.current_time()
+        reply = await stream.receive_some(65536)
+        assert trio.current_time() - start == pytest.approx(5, abs=0.01)
+        assert reply.startswith(b"HTTP/1.1 408")
+        assert await stream.receive_some(100) == b""
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_slow_body_times_out(autojump_clock: trio.testing.MockClock) -> None:
+    """A body that trickles in slower than body_timeout gets 408."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(body_timeout=3))
+        stream = await trio.open_tcp_stream(*address)
+        await stream.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        reply = await stream.receive_some(65536)
+        assert reply.startswith(b"HTTP/1.1 408")
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_connection_limit_answers_503(autojump_clock: trio.testing.MockClock) -> None:
+    """Connections beyond max_connections get 503 with Retry-After and are closed."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(max_connections=2, header_timeout=60))
+        held = [await trio.open_tcp_stream(*address) for _ in range(2)]
+        await trio.sleep(0.1)
+        reply = await _exchange(address, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert reply.startswith(b"HTTP/1.1 503")
+        assert b"Retry-After: 1" in reply
+        for s in held:
+            await s.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_handler_exception_is_500_and_server_survives() -> None:
+    """A handler bug answers 500; the next request still works."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits())
+        first = await _exchange(address, b"GET /boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        second = await _exchange(address, b"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        nursery.cancel_scope.cancel()
+    assert first.startswith(b"HTTP/1.1 500")
+    assert second.startswith(b"HTTP/1.1 200")
+
+
+async def test_garbage_request_is_400() -> None:
+    """Bytes that are not HTTP get a 400."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits())
+        reply = await _exchange(address, b"\x16\x03\x01\x00\xa5 not http\r\n\r\n")
+        nursery.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 400")
+
+
+async def test_client_streaming_oversized_body_reads_the_413() -> None:
+    """A client that keeps sending a big body still receives the 413 (no TCP reset)."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(max_body_bytes=1000))
+        stream = await trio.open_tcp_stream(*address)
+        await stream.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        reply = b""
+        try:
+            for _ in range(8):
+                await stream.send_all(b"10000\r\n" + b"z" * 0x10000 + b"\r\n")
+        except trio.BrokenResourceError:
+            pass
+        reply = await stream.receive_some(65536)
+        await stream.aclose()
+        nursery.cancel_scope.cancel()
+    assert reply.startswith(b"HTTP/1.1 413")
+
+
+# -- unix socket listener ------------------------------------------------------
 
 
 async def _hello(request: Request) -> Reply:

@@ -104,20 +104,23 @@ _POINT_INT_NOSTART = struct.Struct("<BQBq")
 _TB_START, _TB_TIME = _T_START[0], _T_TIME[0]
 _TB_DOUBLE = wire.tag(4, wire.WIRE_FIXED64)[0]
 _TB_INT = wire.tag(6, wire.WIRE_FIXED64)[0]
+_POINT_PREFIX = tuple(b"\x0a" + bytes((n,)) for n in range(128))  # field 1, length n
 
 
 def _number_point(attrs: Attributes | None, value: Number, start_ns: int, time_ns: int) -> bytes:
-    head = encode_attributes(7, attrs)
-    if isinstance(value, int) and not isinstance(value, bool):
+    """One ``NumberDataPoint`` as field 1 of its metric (the hottest encoder: ~0.7 us)."""
+    head = encode_attributes(7, attrs) if attrs else b""
+    if type(value) is int:
         if start_ns:
-            body = _POINT_INT.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_INT, value)
+            body = head + _POINT_INT.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_INT, value)
         else:
-            body = _POINT_INT_NOSTART.pack(_TB_TIME, time_ns, _TB_INT, value)
+            body = head + _POINT_INT_NOSTART.pack(_TB_TIME, time_ns, _TB_INT, value)
     elif start_ns:
-        body = _POINT_DOUBLE.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_DOUBLE, value)
+        body = head + _POINT_DOUBLE.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_DOUBLE, float(value))
     else:
-        body = _POINT_DOUBLE_NOSTART.pack(_TB_TIME, time_ns, _TB_DOUBLE, value)
-    return wire.len_field(1, head + body)
+        body = head + _POINT_DOUBLE_NOSTART.pack(_TB_TIME, time_ns, _TB_DOUBLE, float(value))
+    n = len(body)
+    return (_POINT_PREFIX[n] if n < 128 else b"\x0a" + wire.varint(n)) + body
 
 
 def _iter_points(points: Points) -> Iterable[tuple[Attributes | None, Number]]:

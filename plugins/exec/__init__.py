@@ -60,7 +60,7 @@ class ExecConfig:
     max_output: ByteSize = setting(
         ByteSize(1024 * 1024), help="largest stdout accepted", check=_check_positive
     )
-    env: dict[str, str] = setting(default_factory=dict, help="extra environment variables")  # noqa: RUF009 - setting() wraps dataclasses.field
+    env: dict[str, str] = setting(default_factory=dict, help="extra environment variables")
     cwd: str = setting("", help="working directory (default: the agent's)")
 
     def __post_init__(self) -> None:

@@ -214,7 +214,7 @@ async def test_100mb_body_is_413_before_it_is_read(ctx: RecordingContext) -> Non
             await stream.send_all(
                 conn.send(h11.Request(method="POST", target="/v1/logs", headers=head)) or b""
             )
-            await stream.send_all(conn.send(h11.Data(data=b"\0" * (1 << 20))) or b"")
+            await stream.send_all(conn.send(h11.Data(data=b"\0" * (256 << 10))) or b"")
             reply = await _read_reply(stream, conn)
         assert reply.status == 413
         assert (await post(addr, "/v1/logs", _logs(1))).status == 200
