@@ -135,6 +135,8 @@ class FileLog(Receiver[FileLogConfig]):
             ctx.logger.info("%s was truncated (copytruncate rotation?); reading it from the start", path)
         for error in result.errors:
             if error not in self._errors_logged:  # once per distinct problem, not every poll
+                if len(self._errors_logged) >= 1000:
+                    self._errors_logged.clear()  # bounded: churning paths must not grow memory
                 self._errors_logged.add(error)
                 ctx.count("file_errors")
                 ctx.logger.warning("cannot read %s; will retry", error)

@@ -10,7 +10,12 @@ for large bodies, see :mod:`.decode`), then emits the protobuf bytes with
 buffer. A full buffer (``BufferFullError``) becomes 429 with the buffer's
 Retry-After; a buffer that does not commit within ``backpressure_timeout``
 becomes 503 with Retry-After. Both are retryable for OTLP clients, so
-nothing is lost, only delayed. Every rejection is counted with ``ctx.count``.
+nothing is lost, only delayed. Every rejection is counted with ``ctx.count``
+(and logged at most once per 10 s per kind).
+
+Memory bound: request bodies are held whole, so the worst case is about
+``max_connections x max_request_body`` (64 MiB with the defaults) plus
+``max_concurrent_decodes x max_decompressed_body`` (32 MiB) while decoding.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from .decode import JSON, PROTOBUF, Rejected
 
 _SIGNALS = {s.http_path: s for s in Signal}
 _THREAD_THRESHOLD = 64 * 1024  # bodies larger than this are decoded off the event loop
+_WARN_EVERY = 10.0  # seconds between warnings for the same kind of rejection
 
 
 def _check_endpoint(value: str) -> None:
@@ -75,7 +81,12 @@ class OtlpReceiverConfig:
         ByteSize(16 * 1024 * 1024), help="largest body after decompression (gzip bombs); bigger gets 413"
     )
     max_connections: int = setting(
-        64, help="concurrent connections; more are answered 503", check=_check_positive
+        16, help="concurrent connections; more are answered 503", check=_check_positive
+    )
+    max_concurrent_decodes: int = setting(
+        2,
+        help="bodies decompressed and validated at once (each may hold max_decompressed_body)",
+        check=_check_positive,
     )
     header_timeout: Duration = setting(Duration(10.0), help="time allowed to send the request headers")
     body_timeout: Duration = setting(Duration(30.0), help="time allowed to send the whole body")
@@ -111,6 +122,19 @@ class OtlpHandler:
         self.ctx = ctx
         self.config = config
         self._expected_auth = b"Bearer " + token if token else b""
+        # bounds the memory of decoding: at most this many decompressed bodies exist at once
+        self._decoders = trio.CapacityLimiter(config.max_concurrent_decodes)
+        self._last_warning: dict[str, float] = {}
+
+    def _log_rejection(self, request: Request, exc: Rejected) -> None:
+        """One warning per kind of rejection per 10 s: a misbehaving client must not flood the log."""
+        if exc.status >= 500 or exc.status == 429:
+            self.ctx.logger.debug("refused %s: %s", request.path, exc)
+            return
+        now = trio.current_time()
+        if now - self._last_warning.get(exc.event, -_WARN_EVERY) >= _WARN_EVERY:
+            self._last_warning[exc.event] = now
+            self.ctx.logger.warning("rejected %s from %s: %s", request.path, request.peer or "?", exc)
 
     async def handle(self, request: Request) -> Reply:
         kind = JSON if (request.header("content-type") or "").lower().startswith(JSON) else PROTOBUF
@@ -118,10 +142,7 @@ class OtlpHandler:
             return await self._handle(request)
         except Rejected as exc:
             self.ctx.count(exc.event)
-            if exc.status >= 500 or exc.status == 429:
-                self.ctx.logger.debug("refused %s: %s", request.path, exc)
-            else:
-                self.ctx.logger.warning("rejected %s from %s: %s", request.path, request.peer or "?", exc)
+            self._log_rejection(request, exc)
             return _status_reply(exc, kind)
 
     async def _handle(self, request: Request) -> Reply:
@@ -145,9 +166,10 @@ class OtlpHandler:
         encoding = decode.check_encoding(request.header("content-encoding"))
         limit = int(self.config.max_decompressed_body)
         if len(request.body) > _THREAD_THRESHOLD or encoding != "identity":
-            decoded = await trio.to_thread.run_sync(
-                decode.decode, signal, request.body, kind, encoding, limit
-            )
+            async with self._decoders:
+                decoded = await trio.to_thread.run_sync(
+                    decode.decode, signal, request.body, kind, encoding, limit
+                )
         else:
             decoded = decode.decode(signal, request.body, kind, encoding, limit)
         if decoded.records:

@@ -122,3 +122,28 @@ def test_json_nesting_is_bounded() -> None:
     deep = b'{"a": ' * 100 + b"1" + b"}" * 100
     with pytest.raises(OtlpFormatError, match="nests deeper"):
         otlp_json_to_protobuf(Signal.LOGS, deep)
+
+
+def test_repeated_validation_does_not_grow_memory() -> None:
+    """Validating 300 x 77 KB requests keeps RSS flat (fresh messages; DESIGN.md's upb reuse trap)."""
+    import psutil
+
+    b = TracesBuilder(RESOURCE, SCOPE)
+    for i in range(400):
+        b.span(
+            "op" * 20,
+            trace_id=bytes(16),
+            span_id=i.to_bytes(8, "big"),
+            start_ns=1,
+            end_ns=2,
+            attributes={"k": "v" * 100},
+        )
+    payload = b.build().payload
+    assert len(payload) > 60_000
+    process = psutil.Process()
+    for _ in range(20):  # warm up allocator pools
+        validate_otlp(Signal.TRACES, payload)
+    before = process.memory_info().rss
+    for _ in range(300):
+        validate_otlp(Signal.TRACES, payload)
+    assert process.memory_info().rss - before < 8 << 20

@@ -279,3 +279,14 @@ def test_config_needs_somewhere_to_listen() -> None:
     """An empty endpoint without a unix socket is a config error that says what to set."""
     with pytest.raises(ValueError, match="set endpoint or unix_socket"):
         OtlpReceiverConfig(endpoint="")
+
+
+async def test_rejections_are_counted_every_time_but_logged_once(
+    ctx: RecordingContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client repeating bad requests is counted each time and warned about once per 10 s."""
+    async with running(ctx) as addr:
+        for _ in range(3):
+            assert (await post(addr, "/v1/traces", b"\xff" * 10)).status == 400
+    assert ctx.events["bad_data"] == 3
+    assert sum("rejected /v1/traces" in r.getMessage() for r in caplog.records) == 1
