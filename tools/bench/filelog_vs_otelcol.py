@@ -142,7 +142,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def run_ours(work: Path, logfile: Path, lines: int, rotel_port: int, compression: str) -> Result:
+def run_ours(
+    work: Path, logfile: Path, lines: int, rotel_port: int, compression: str, read_chunk: str = "512KiB"
+) -> Result:
     admin = free_port()
     config = work / "agent.toml"
     config.write_text(
@@ -161,6 +163,7 @@ enabled = false
 [plugins.filelog]
 include = ["{logfile}"]
 start_at = "beginning"
+read_chunk = "{read_chunk}"
 """
     )
     with (work / "agent.log").open("wb") as log:
@@ -220,6 +223,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="work directory to keep (default: a temp dir, removed)")
     parser.add_argument("--compression", default="gzip", choices=["gzip", "zstd", "none"])
     parser.add_argument("--only", choices=["ours", "otelcol"], help="run one side only (profiling)")
+    parser.add_argument("--read-chunk", default="512KiB", help="filelog read_chunk for edge-agent")
     args = parser.parse_args()
     rotel, otelcol = find("rotel"), find("otelcol-contrib")
     if rotel is None or otelcol is None:
@@ -249,7 +253,11 @@ def main() -> int:
         results = []
         try:
             if args.only != "otelcol":
-                results.append(run_ours(fresh(work / "ours"), logfile, lines, rotel_port, args.compression))
+                results.append(
+                    run_ours(
+                        fresh(work / "ours"), logfile, lines, rotel_port, args.compression, args.read_chunk
+                    )
+                )
             if args.only != "ours":
                 results.append(
                     run_otelcol(
