@@ -129,6 +129,11 @@ def _iter_points(points: Points) -> Iterable[tuple[Attributes | None, Number]]:
     return points
 
 
+_SUM_TAILS = {
+    (temporality, monotonic): wire.varint_field(2, temporality) + wire.varint_field(3, int(monotonic))
+    for temporality in (1, 2)
+    for monotonic in (False, True)
+}
 _header_cache: dict[tuple[str, str, str], bytes] = {}
 
 
@@ -202,7 +207,8 @@ class MetricsBuilder(_Builder):
         self._seen(time_ns)
 
     def gauge(self, name: str, points: Points, *, unit: str = "", description: str = "") -> None:
-        encoded = [_number_point(a, v, 0, self.time_ns) for a, v in _iter_points(points)]
+        time_ns = self.time_ns
+        encoded = [_number_point(a, v, 0, time_ns) for a, v in _iter_points(points)]
         if encoded:
             self._add(name, unit, description, 5, b"".join(encoded), len(encoded))
 
@@ -218,11 +224,12 @@ class MetricsBuilder(_Builder):
         start_time_ns: int | None = None,
     ) -> None:
         start = self.start_time_ns if start_time_ns is None else start_time_ns
-        encoded = [_number_point(a, v, start, self.time_ns) for a, v in _iter_points(points)]
+        time_ns = self.time_ns
+        encoded = [_number_point(a, v, start, time_ns) for a, v in _iter_points(points)]
         if not encoded:
             return
-        tail = wire.varint_field(2, int(temporality)) + wire.varint_field(3, int(monotonic))
-        self._add(name, unit, description, 7, b"".join(encoded) + tail, len(encoded))
+        encoded.append(_SUM_TAILS[(int(temporality), bool(monotonic))])
+        self._add(name, unit, description, 7, b"".join(encoded), len(encoded) - 1)
 
     def histogram(
         self,

@@ -81,6 +81,7 @@ class Agent:
         self.config_files = config_files
         self.instruments = AgentInstruments.create()
         self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
+        self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self.export_status = ExportStatus(endpoint=config.exporter.endpoint)
         self.exporter = Exporter(

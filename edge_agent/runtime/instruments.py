@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -61,6 +62,23 @@ class AgentInstruments:
         )
         _process_gauges(reg)
         return cls(reg, pipeline, plugins, export, dropped)
+
+    def register_queue(
+        self, queued_bytes: Callable[[], int], queued_records: Callable[[], dict[str, int]]
+    ) -> None:
+        """Queue depth gauges, read from the buffer at collect time."""
+        self.registry.gauge(
+            "queue.size",
+            "bytes of telemetry waiting to be exported",
+            unit="By",
+            callback=lambda: [({}, float(queued_bytes()))],
+        )
+        self.registry.gauge(
+            "queue.records",
+            "records waiting to be exported",
+            labels=("signal",),
+            callback=lambda: [({"signal": s}, float(n)) for s, n in queued_records().items()],
+        )
 
 
 def _process_gauges(reg: Registry) -> None:

@@ -176,6 +176,16 @@ def _nic_attrs(nic: str) -> tuple[dict[str, str], dict[str, str]]:
     )
 
 
+def _fs_attrs(part: Any) -> tuple[dict[str, str], ...]:
+    base = {
+        "system.device": part.device,
+        "system.filesystem.mountpoint": part.mountpoint,
+        "system.filesystem.type": part.fstype,
+        "system.filesystem.mode": "ro" if "ro" in part.opts.split(",") else "rw",
+    }
+    return (base, *({**base, "system.filesystem.state": s} for s in ("used", "free", "reserved")))
+
+
 def scrape_filesystem(b: MetricsBuilder, state: ScrapeState) -> None:
     usage, utilization = [], []
     for part in psutil.disk_partitions(all=False):
@@ -185,18 +195,11 @@ def scrape_filesystem(b: MetricsBuilder, state: ScrapeState) -> None:
             du = psutil.disk_usage(part.mountpoint)
         except OSError:  # unmounted between listing and stat, or no permission
             continue
-        base = {
-            "system.device": part.device,
-            "system.filesystem.mountpoint": part.mountpoint,
-            "system.filesystem.type": part.fstype,
-            "system.filesystem.mode": "ro" if "ro" in part.opts.split(",") else "rw",
-        }
+        base, used, free, reserved_attrs = state.attrs(
+            "fs.attrs", "|".join(part[:4]), partial(_fs_attrs, part)
+        )
         reserved = max(0, du.total - du.used - du.free)
-        usage += [
-            ({**base, "system.filesystem.state": "used"}, du.used),
-            ({**base, "system.filesystem.state": "free"}, du.free),
-            ({**base, "system.filesystem.state": "reserved"}, reserved),
-        ]
+        usage += [(used, du.used), (free, du.free), (reserved_attrs, reserved)]
         if du.total:
             utilization.append((base, du.used / du.total))
     b.sum(

@@ -92,6 +92,8 @@ async def test_host_metrics_arrive_with_resource_attributes(tmp_path: Path) -> N
     assert doc["export"]["upstream"] == "reachable"
     assert {p["name"] for p in doc["plugins"]} == {"hostmetrics", "self_telemetry"}
     assert b'edge_agent_records_exported_total{signal="metrics"}' in metrics_text
+    assert b"edge_agent_queue_size_bytes " in metrics_text
+    assert b'edge_agent_queue_records{signal="metrics"}' in metrics_text
 
 
 async def test_upstream_down_at_start_then_up(tmp_path: Path) -> None:

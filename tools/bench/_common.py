@@ -22,20 +22,33 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def proc_rss_bytes(pid: int) -> int:
+def _proc_status_bytes(pid: int, key: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(key):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def proc_rss_bytes(pid: int) -> int:
+    return _proc_status_bytes(pid, "VmRSS:")
 
 
 def proc_peak_rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return _proc_status_bytes(pid, "VmHWM:")
+
+
+def agent_env(state_dir: str, endpoint: str, **overrides: str) -> dict[str, str]:
+    """Environment for an `edge-agent run` benchmark process: private state, quick stop, given upstream."""
+    env = {
+        **os.environ,
+        "EDGE_AGENT__AGENT__STATE_DIR": state_dir,
+        "EDGE_AGENT__AGENT__SHUTDOWN_GRACE": "1s",
+        "EDGE_AGENT__ADMIN__ENDPOINT": "127.0.0.1:0",
+        "EDGE_AGENT__EXPORTER__ENDPOINT": endpoint,
+    }
+    env.update({f"EDGE_AGENT__{k.upper()}": v for k, v in overrides.items()})
+    return env
 
 
 def cpu_per_call(fn: Callable[[], object], repeats: int) -> float:

@@ -15,7 +15,6 @@ Targets (issue 2): RSS <= 35 MiB, `edge-agent version` < 0.3 s.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import proc_rss_bytes, rotel_blackhole
+from _common import agent_env, proc_rss_bytes, rotel_blackhole
 
 MiB = 1024 * 1024
 
@@ -58,13 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     agent = shutil.which("edge-agent") or str(Path(sys.executable).parent / "edge-agent")
     with tempfile.TemporaryDirectory() as tmp, rotel_blackhole(tmp) as endpoint:
-        env = {
-            **os.environ,
-            "EDGE_AGENT__AGENT__STATE_DIR": tmp,
-            "EDGE_AGENT__AGENT__SHUTDOWN_GRACE": "1s",
-            "EDGE_AGENT__ADMIN__ENDPOINT": "127.0.0.1:0",
-            "EDGE_AGENT__EXPORTER__ENDPOINT": endpoint,
-        }
+        env = agent_env(tmp, endpoint)
         bare = _rss_after([sys.executable, "-c", "import time; time.sleep(600)"], 1.0, env, tmp)
         ours = _rss_after([agent, "run"], args.settle, env, tmp)
     py = _median_wall([sys.executable, "-c", "pass"], args.runs)

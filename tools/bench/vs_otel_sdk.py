@@ -22,7 +22,6 @@ Target (issue 2): edge-agent uses <= 1/3 of the SDK's CPU and less RSS.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import proc_cpu_seconds, proc_rss_bytes, rotel_blackhole
+from _common import agent_env, proc_cpu_seconds, proc_rss_bytes, rotel_blackhole
 
 SDK_APP = """
 import sys, time
@@ -77,14 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     agent = str(Path(sys.executable).parent / "edge-agent")
     with tempfile.TemporaryDirectory() as tmp, rotel_blackhole(tmp) as endpoint:
-        env = {
-            **os.environ,
-            "EDGE_AGENT__AGENT__STATE_DIR": tmp,
-            "EDGE_AGENT__AGENT__SHUTDOWN_GRACE": "1s",
-            "EDGE_AGENT__ADMIN__ENDPOINT": "127.0.0.1:0",
-            "EDGE_AGENT__EXPORTER__ENDPOINT": endpoint,
-            "EDGE_AGENT__PLUGINS__HOSTMETRICS__INTERVAL": f"{args.interval}s",
-        }
+        env = agent_env(tmp, endpoint, plugins__hostmetrics__interval=f"{args.interval}s")
         procs = {
             "edge-agent": subprocess.Popen([agent, "run"], env=env, cwd=tmp, stderr=subprocess.DEVNULL),
             "SDK default": subprocess.Popen(
