@@ -9,8 +9,10 @@ Theory of operation: two tasks joined by a small channel.
   per record when a parser is set). Each step yields a fragment and a
   snapshot of every file's committed offset.
 * The **committer** emits each fragment with ``durable=True`` and only then
-  writes the offsets to the state store. A crash loses nothing committed and
-  re-sends at most the fragments that were in flight (at-least-once).
+  writes the offsets to the state store (coalesced while steps are queued,
+  but at least once a second). A crash loses nothing committed and re-sends
+  at most what was committed since the last checkpoint write plus the
+  fragments in flight (at-least-once).
 
 Backpressure: when the buffer is slow the channel fills and the reader
 waits; when it refuses (``BufferFullError``) the committer retries after the
@@ -35,6 +37,7 @@ from .tracker import TrackedFile, Tracker
 __all__ = ["FileLog", "FileLogConfig"]
 
 _CHANNEL_DEPTH = 2  # fragments read ahead of the commit: bounds memory and the at-least-once replay
+_CHECKPOINT_EVERY = 1.0  # seconds: the longest a busy file goes without a checkpoint write
 
 
 @dataclass(frozen=True)
@@ -225,13 +228,18 @@ class FileLog(Receiver[FileLogConfig]):
 
     async def _commit_loop(self, ctx: PluginContext, receive: trio.MemoryReceiveChannel[_Step]) -> None:
         saved: list[dict[str, Any]] | None = None
+        saved_at = trio.current_time()
         async for step in receive:
             if step.fragment is not None:
                 await self._emit(ctx, step.fragment)
-            # coalesce checkpoints while more steps are queued: one state write per burst
-            if step.checkpoint != saved and receive.statistics().current_buffer_used == 0:
+            # Coalesce checkpoints while more steps are queued (one state write per burst), but
+            # write at least every _CHECKPOINT_EVERY seconds: a long catch-up must not leave the
+            # checkpoint at the start of the file.
+            idle = receive.statistics().current_buffer_used == 0
+            due = trio.current_time() - saved_at >= _CHECKPOINT_EVERY
+            if step.checkpoint != saved and (idle or due):
                 await ctx.state.put("files", step.checkpoint)
-                saved = step.checkpoint
+                saved, saved_at = step.checkpoint, trio.current_time()
 
     async def _emit(self, ctx: PluginContext, fragment: Fragment) -> None:
         while True:

@@ -250,3 +250,20 @@ def test_config_errors_are_precise() -> None:
         _check_parse_regex(r"\w+")
     with pytest.raises(ValueError, match="needs regex"):
         FileLogConfig(include=("/x",), parser="regex")
+
+
+async def test_checkpoints_advance_during_a_long_catch_up(tmp_path: Path) -> None:
+    """While a big file is read continuously, the saved offset advances (not only at the end)."""
+    log = tmp_path / "big.log"
+    log.write_bytes(b"".join(b"line %08d of a big backlog file\n" % i for i in range(300_000)))
+    ctx = RecordingContext(tmp_path / "state.cbor")
+    ctx.commit_delay = 0.02  # a slow disk buffer: the reader stays ahead, the channel stays full
+    config = _config(str(log), start_at="beginning", read_chunk=ByteSize(64 * 1024))
+    size = log.stat().st_size
+    async with tailing(ctx, config):
+        with trio.fail_after(20):
+            while True:
+                offsets = [e["offset"] for e in ctx.state.get("files", [])]
+                if offsets and 0 < offsets[0] < size:
+                    break
+                await trio.sleep(0.05)
