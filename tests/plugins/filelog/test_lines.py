@@ -25,7 +25,12 @@ def _frame_all(
 
 @given(
     st.lists(
-        st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), min_size=1, max_size=40), max_size=30
+        st.text(
+            alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+            min_size=1,
+            max_size=40,
+        ),
+        max_size=30,
     ),
     st.lists(st.integers(min_value=0, max_value=5000), max_size=10),
 )
