@@ -45,8 +45,9 @@ def _check_priority(value: str) -> None:
 @dataclass(frozen=True)
 class JournaldConfig:
     units: tuple[str, ...] = setting((), help="only these systemd units (journalctl --unit); empty = all")
-    priority: str = setting(
-        "", help="only up to this priority, e.g. 'warning' or '0..4'", check=_check_priority
+    # not "priority": that common key is the buffer priority of every plugin instance
+    syslog_priority: str = setting(
+        "", help="only up to this syslog priority, e.g. 'warning' or '0..4'", check=_check_priority
     )
     directory: str = setting("", help="read journal files from this directory (journalctl --directory)")
     files: tuple[str, ...] = setting((), help="read these journal files (journalctl --file)")
@@ -68,7 +69,7 @@ class JournaldReceiver(Receiver[JournaldConfig]):
         cfg = self.config
         argv = [executable, "--output=json", "--follow", "--no-pager", "--quiet"]
         argv += [f"--unit={unit}" for unit in cfg.units]
-        argv += [f"--priority={cfg.priority}"] if cfg.priority else []
+        argv += [f"--priority={cfg.syslog_priority}"] if cfg.syslog_priority else []
         argv += [f"--directory={cfg.directory}"] if cfg.directory else []
         argv += [f"--file={path}" for path in cfg.files]
         if cursor:

@@ -80,10 +80,10 @@ async def test_restart_resumes_after_the_cursor(tmp_path: Path, journal: Path) -
 
 
 async def test_unit_and_priority_filters(tmp_path: Path, journal: Path) -> None:
-    """units and priority are passed to journalctl and filter the entries."""
+    """units and syslog_priority are passed to journalctl and filter the entries."""
     await trio.to_thread.run_sync(_write_entries, journal, 100, 8, "other.service")
     ctx = RecordingContext(tmp_path / "s.cbor")
-    bodies = await _collect(ctx, _config(journal, units=("other.service",), priority="err"), 4)
+    bodies = await _collect(ctx, _config(journal, units=("other.service",), syslog_priority="err"), 4)
     assert bodies == ["entry 104", "entry 105", "entry 106", "entry 107"]  # PRIORITY 0..3; 4..7 filtered out
 
 
