@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import http
 import logging
+import os
+import socket
+import stat
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -93,6 +96,35 @@ class HttpServer:
         sockname = listeners[0].socket.getsockname()
         task_status.started((sockname[0], sockname[1]))
         await trio.serve_listeners(self.serve_stream, listeners)
+
+    async def serve_unix(
+        self,
+        path: str,
+        *,
+        mode: int = 0o660,
+        task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on a unix stream socket at ``path`` (file ``mode``); removed again on exit.
+
+        A stale socket file left by a killed process is replaced; any other
+        kind of file at ``path`` is an error (``FileExistsError``), never
+        deleted.
+        """
+        _remove_stale_socket(path)
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await sock.bind(path)
+            os.chmod(path, mode)
+            sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            task_status.started(path)
+            await trio.serve_listeners(self.serve_stream, [trio.SocketListener(sock)])
+        finally:
+            sock.close()
+            _remove_stale_socket(path)
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         if self._active >= self.limits.max_connections:
@@ -265,6 +297,16 @@ class _Connection:
             await self._send_reply(reply)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
             pass
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise FileExistsError(f"{path} exists and is not a socket; refusing to replace it")
+    os.unlink(path)
 
 
 _REASONS = {s.value: s.phrase.encode() for s in http.HTTPStatus}

@@ -23,6 +23,7 @@ HOW_TO_GET = {
     "systemd-analyze": "part of systemd",
     "systemd-sysusers": "part of systemd",
     "journalctl": "part of systemd",
+    "systemd-journal-remote": "apt-get install systemd-journal-remote",
 }
 
 
@@ -42,6 +43,9 @@ def find(name: str) -> Path | None:
     if name == "nginx":
         found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
         return Path(found) if found else None
+    if name == "systemd-journal-remote":  # installed outside PATH
+        candidate = Path("/lib/systemd/systemd-journal-remote")
+        return candidate if candidate.exists() else None
     found = shutil.which(name)
     return Path(found) if found else None
 

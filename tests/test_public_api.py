@@ -23,6 +23,7 @@ PUBLIC = {
     "LogsBuilder",
     "MetricsBuilder",
     "NoConfig",
+    "OtlpFormatError",
     "Plugin",
     "PluginContext",
     "PluginError",
@@ -41,7 +42,9 @@ PUBLIC = {
     "Temporality",
     "TracesBuilder",
     "__version__",
+    "otlp_json_to_protobuf",
     "setting",
+    "validate_otlp",
 }
 
 

@@ -14,6 +14,7 @@ import enum
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 from edge_agent.otlp import wire
 from edge_agent.otlp.attributes import Attributes, AttributeValue, any_value, encode_attributes
@@ -291,12 +292,82 @@ class MetricsBuilder(_Builder):
 _T_LOG_TIME = wire.tag(1, wire.WIRE_FIXED64)
 _T_LOG_OBSERVED = wire.tag(11, wire.WIRE_FIXED64)
 _LOG_TIMES = struct.Struct("<BQBQ")
+_LOG_TIMES_OBSERVED = struct.Struct("<BQ")
+
+
+class _LineHeads(dict[int, bytes]):
+    """``len(line) -> bytes`` that precede a line in a log record with a fixed-size tail.
+
+    The record is ``0x12 len(record)`` (``ScopeLogs.log_records``), then the
+    body ``0x2a len(AnyValue) 0x0a len(line) line``, then the tail (times,
+    severity, attributes: the same bytes for every line of a batch). So the
+    head depends only on the line length, and a cache hit is one C-level dict
+    lookup.
+    """
+
+    def __init__(self, tail_size: int) -> None:
+        super().__init__()
+        self.tail_size = tail_size
+
+    def __missing__(self, n: int) -> bytes:
+        any_value_size = 1 + len(wire.varint(n)) + n
+        body_size = 1 + len(wire.varint(any_value_size)) + any_value_size
+        head = (
+            b"\x12"
+            + wire.varint(body_size + self.tail_size)
+            + b"\x2a"
+            + wire.varint(any_value_size)
+            + b"\x0a"
+            + wire.varint(n)
+        )
+        if n < 65536:  # bounded: longer lines are rare and cheap to encode each time
+            self[n] = head
+        return head
+
+
+_line_heads: dict[int, _LineHeads] = {}
 
 
 class LogsBuilder(_Builder):
     """Accumulates log records."""
 
     signal = Signal.LOGS
+
+    def lines(
+        self,
+        lines: Sequence[bytes],
+        *,
+        observed_time_ns: int,
+        severity: int = Severity.UNSPECIFIED,
+        attributes: Attributes | None = None,
+    ) -> None:
+        """Add one log record per line: the bulk fast path for log tailers.
+
+        Each line must be valid UTF-8 without its newline (OTLP string
+        bodies are UTF-8; the upstream rejects the whole request otherwise).
+        All records share ``observed_time_ns``, ``severity`` and
+        ``attributes``. Encoding runs in C (``map``/``zip``/``join`` over
+        cached per-length headers): no Python code runs per line.
+        """
+        if not lines:
+            return
+        tail = b"".join(
+            (
+                _LOG_TIMES_OBSERVED.pack(_T_LOG_OBSERVED[0], observed_time_ns),
+                wire.varint_field(2, int(severity)),
+                encode_attributes(6, attributes),
+            )
+        )
+        heads = _line_heads.get(len(tail))
+        if heads is None:
+            if len(_line_heads) >= 64:
+                _line_heads.clear()
+            heads = _line_heads[len(tail)] = _LineHeads(len(tail))
+        self._items.append(
+            b"".join(chain.from_iterable(zip(map(heads.__getitem__, map(len, lines)), lines, repeat(tail))))
+        )
+        self._records += len(lines)
+        self._seen(observed_time_ns)
 
     def record(
         self,

@@ -265,6 +265,7 @@ class Agent:
             resource=self._resource,
             scope=attributes.scope(f"edge_agent.{type_name}", getattr(plugin, "version", "")),
             start_time_ns=self.clock.time_ns(),
+            events=self.instruments.plugins.events,
         )
         status = PluginStatus(name=name, type=type_name, kind=plugin.kind)
         self._statuses[name] = status

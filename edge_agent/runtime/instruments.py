@@ -43,6 +43,11 @@ class AgentInstruments:
             restarts=reg.counter("plugin.restarts", "plugin restarts after a failure", labels=("plugin",)),
             skipped=reg.counter("plugin.skipped_ticks", "scrape ticks skipped", labels=("plugin", "reason")),
             duration=reg.histogram("plugin.duration", "scrape duration", labels=("plugin",)),
+            events=reg.counter(
+                "plugin.events",
+                "plugin-specific events such as malformed input or truncated lines",
+                labels=("plugin", "event"),
+            ),
         )
         export = ExportCounters(
             exported=reg.counter("records.exported", "records delivered upstream", labels=("signal",)),

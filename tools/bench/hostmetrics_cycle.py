@@ -26,7 +26,6 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cpu_per_call, median
-from edge_agent_plugins.hostmetrics import HostMetrics, HostMetricsConfig
 
 from edge_agent.buffer.memory import MemoryBuffer
 from edge_agent.otlp import attributes
@@ -37,6 +36,7 @@ from edge_agent.runtime.instruments import AgentInstruments
 from edge_agent.runtime.pipeline import Pipeline
 from edge_agent.runtime.resource import host_resource
 from edge_agent.runtime.state import CborStateStore
+from edge_agent_plugins.hostmetrics import HostMetrics, HostMetricsConfig
 
 
 def bare_psutil(config: HostMetricsConfig) -> None:

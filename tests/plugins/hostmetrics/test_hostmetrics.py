@@ -9,7 +9,6 @@ from typing import Any
 import psutil
 import pytest
 import trio
-from edge_agent_plugins.hostmetrics import ALL_SCRAPERS, HostMetrics, HostMetricsConfig
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from edge_agent import Priority
@@ -20,6 +19,7 @@ from edge_agent.runtime.context import RuntimeContext
 from edge_agent.runtime.instruments import AgentInstruments
 from edge_agent.runtime.pipeline import Pipeline
 from edge_agent.runtime.state import CborStateStore
+from edge_agent_plugins.hostmetrics import ALL_SCRAPERS, HostMetrics, HostMetricsConfig
 
 UNITS = {
     "system.cpu.time": "s",
