@@ -14,6 +14,9 @@ and created with ``systemd-sysusers``, which honours ``--root``;
 ``useradd`` is the fallback on ``/`` only. No ``systemctl`` command is run:
 the next steps are printed.
 
+Plugins: capabilities and supplementary groups are added only for what the
+configured plugin instances need (:mod:`edge_agent.systemd.permissions`).
+
 Credentials: every file in ``/etc/edge-agent/credentials/`` (and each
 ``--credential NAME=PATH``) becomes a ``LoadCredential=`` line. The config
 is validated against exactly that set, so a ``credential:NAME`` the unit
@@ -35,6 +38,7 @@ from pathlib import Path
 from edge_agent._version import __version__
 from edge_agent.config.load import LoadedConfig, load_config
 from edge_agent.errors import EdgeAgentError
+from edge_agent.systemd.permissions import needed_permissions
 from edge_agent.systemd.unit import UNIT_NAME, UnitParams, render_unit
 
 CONFIG_DIR = Path("etc/edge-agent")
@@ -81,6 +85,7 @@ def plan_install(options: InstallOptions, loaded: LoadedConfig, credstore: list[
     """The actions that install the service; ``credstore`` lists files in /etc/edge-agent/credentials."""
     root = options.root
     credentials = tuple(sorted({(n, f"/{CREDSTORE / n}") for n in credstore} | set(options.credentials)))
+    permissions = needed_permissions(loaded.config)
     params = UnitParams(
         exec_path=options.exec_path,
         service=loaded.config.service,
@@ -91,6 +96,8 @@ def plan_install(options: InstallOptions, loaded: LoadedConfig, credstore: list[
         group=options.user,
         credentials=credentials,
         systemd_version=options.systemd_version,
+        capabilities=permissions.capabilities,
+        groups=permissions.groups,
     )
     return [
         MakeDir(root / CONFIG_DIR, 0o755),
@@ -251,6 +258,8 @@ def install_service_command(args: argparse.Namespace) -> int:
     loaded = load_for_unit(options, credstore, args.sets)
     for warning in exec_warnings(options.exec_path):
         print(f"warning: {warning}")
+    for note in needed_permissions(loaded.config).notes:
+        print(f"note: {note}")
     execute(plan_install(options, loaded, credstore), dry_run=args.dry_run, say=print)
     print(next_steps(options, dry_run=args.dry_run))
     return 0

@@ -40,11 +40,14 @@ class UnitParams:
     group: str = "edge-agent"
     credentials: tuple[tuple[str, str], ...] = ()  # (name, absolute source path)
     systemd_version: int = 252
+    capabilities: tuple[str, ...] = ()  # e.g. CAP_NET_BIND_SERVICE; empty = none at all
+    groups: tuple[str, ...] = ()  # supplementary groups (systemd-journal, adm)
 
     def __post_init__(self) -> None:
         if not self.exec_path.startswith("/"):
             raise ValueError(f"ExecStart needs an absolute path, got {self.exec_path!r}")
-        for text in (self.exec_path, self.user, self.group, *(p for c in self.credentials for p in c)):
+        texts = (self.exec_path, self.user, self.group, *self.capabilities, *self.groups)
+        for text in (*texts, *(p for c in self.credentials for p in c)):
             if any(ch.isspace() for ch in text) or "@" in text:
                 raise ValueError(f"{text!r} must not contain whitespace or '@'")
 
@@ -90,6 +93,8 @@ def unit_values(params: UnitParams) -> dict[str, str]:
         "MEMORY_MAX": f"MemoryMax={svc.memory_max}" if svc.memory_max else "",
         "CPU_QUOTA": f"CPUQuota={svc.cpu_quota}%" if svc.cpu_quota else "",
         "NICE": str(svc.nice),
+        "CAPABILITIES": " ".join(params.capabilities),
+        "SUPPLEMENTARY_GROUPS": f"SupplementaryGroups={' '.join(params.groups)}" if params.groups else "",
     }
 
 

@@ -146,3 +146,32 @@ def test_installed_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     unit = tmp_path / "etc/systemd/system/edge-agent.service"
     result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, check=False)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_plugin_needs_widen_the_unit_and_are_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A StatsD listener on port 125 and the journald plugin get exactly CAP_NET_BIND_SERVICE and
+    group systemd-journal; the reasons are printed; systemd-analyze still accepts the unit."""
+    peers.require("systemd-sysusers")
+    analyze = peers.require("systemd-analyze")
+    _install(tmp_path)
+    (tmp_path / "etc/edge-agent/agent.toml").write_text(
+        '[plugins.statsd]\nendpoint = "0.0.0.0:125"\n\n[plugins.journald]\n'
+    )
+    capsys.readouterr()
+    assert main(["install-service", "--root", str(tmp_path), "--exec", EXEC]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "note: plugins.statsd listens on port 125 (below 1024): the unit grants CAP_NET_BIND_SERVICE" in out
+    )
+    assert (
+        "note: plugins.journald reads the system journal: the service user joins group systemd-journal" in out
+    )
+    unit_path = tmp_path / "etc/systemd/system/edge-agent.service"
+    unit = unit_path.read_text()
+    assert "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n" in unit
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE\n" in unit
+    assert "SupplementaryGroups=systemd-journal\n" in unit
+    result = subprocess.run([analyze, "verify", str(unit_path)], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stderr) == (0, "")
