@@ -112,7 +112,7 @@ class PluginRunner:
         self.status.state = "backoff"
         self.status.errors += 1
         self.status.restarts += 1
-        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        self.status.last_error = describe_error(exc)
         self.counters.runs.inc(plugin=self.status.name, outcome="error")
         self.counters.restarts.inc(plugin=self.status.name)
         self._log_failure(delay)
@@ -200,6 +200,15 @@ class PluginRunner:
         if scope.cancelled_caught:
             raise TimeoutError(f"scrape took longer than its interval ({self.interval:g}s)")
         return []  # pragma: no cover - unreachable
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of the error itself, looking inside exception groups (a plugin's
+    nursery wraps what went wrong: the operator needs the OSError, not the group)."""
+    inner = getattr(exc, "exceptions", None)  # BaseExceptionGroup (the backport on 3.10)
+    if isinstance(inner, tuple | list) and inner:
+        return "; ".join(describe_error(e) for e in inner)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _collect(scrape: Any, ctx: RuntimeContext) -> list[Fragment]:

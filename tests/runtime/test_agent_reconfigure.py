@@ -281,3 +281,49 @@ async def test_new_plugin_directory_brings_new_plugin_types(
         await poll_until(lambda: harness.sink.metric_names["extra.value"] > 0)
     assert "extra" in agent.registry.names()
     await harness.stop()
+
+
+async def test_receiver_moved_to_a_taken_port_is_rolled_back(harness: Harness) -> None:
+    """Moving the OTLP receiver to a port something else holds fails the apply; the receiver comes
+    back on its old port and accepts data there. (Real sockets, real clock.)"""
+    import http.client
+    import socket
+
+    from edge_agent.otlp import attributes
+    from edge_agent.otlp.builders import LogsBuilder
+
+    with socket.socket() as busy, socket.socket() as probe:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+        probe.close()
+        agent = await harness.start(f'\n[plugins.otlp]\nendpoint = "127.0.0.1:{free}"\n')
+        with pytest.raises(
+            ReconfigureError,
+            match=r"plugin otlp failed to start: OSError: \[Errno 98\] Address already in use",
+        ) as info:
+            await agent.reconfigure(harness.load(f'\n[plugins.otlp]\nendpoint = "127.0.0.1:{taken}"\n'))  # type: ignore[arg-type]
+        assert info.value.rolled_back
+    builder = LogsBuilder(attributes.resource({"service.name": "app"}), attributes.scope("app"))
+    builder.record("hello")
+    body = builder.build().payload
+
+    def post() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", free, timeout=5)
+        try:
+            conn.request("POST", "/v1/logs", body, {"Content-Type": "application/x-protobuf"})
+            return conn.getresponse().status
+        except OSError:
+            return 0
+        finally:
+            conn.close()
+
+    with trio.fail_after(20):
+        while (status := await trio.to_thread.run_sync(post)) == 0:  # until it listens again
+            await trio.sleep(0.1)
+    assert status == 200
+    with trio.fail_after(20):
+        await harness.sink.wait_for(Signal.LOGS, 1)
+    await harness.stop()

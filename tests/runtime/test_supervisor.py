@@ -298,3 +298,12 @@ async def test_runner_keeps_its_liveness_promises(
             assert liveness.check(trio.current_time()).live
         nursery.cancel_scope.cancel()
     assert liveness.stages() == []  # stopped runners are forgotten
+
+
+def test_errors_inside_exception_groups_are_described() -> None:
+    """A plugin's nursery wraps its error in a group; the status names the error itself."""
+    from edge_agent.runtime.supervisor import describe_error
+
+    group = ExceptionGroup("nursery", [OSError(98, "Address already in use"), ValueError("bad")])
+    assert describe_error(group) == "OSError: [Errno 98] Address already in use; ValueError: bad"
+    assert describe_error(RuntimeError("x")) == "RuntimeError: x"
