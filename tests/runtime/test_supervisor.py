@@ -302,8 +302,12 @@ async def test_runner_keeps_its_liveness_promises(
 
 def test_errors_inside_exception_groups_are_described() -> None:
     """A plugin's nursery wraps its error in a group; the status names the error itself."""
+    import sys
+
     from edge_agent.runtime.supervisor import describe_error
 
+    if sys.version_info < (3, 11):
+        from exceptiongroup import ExceptionGroup
     group = ExceptionGroup("nursery", [OSError(98, "Address already in use"), ValueError("bad")])
     assert describe_error(group) == "OSError: [Errno 98] Address already in use; ValueError: bad"
     assert describe_error(RuntimeError("x")) == "RuntimeError: x"
