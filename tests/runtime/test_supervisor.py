@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from edge_agent.runtime.instruments import AgentInstruments
 from edge_agent.runtime.pipeline import Pipeline
 from edge_agent.runtime.state import CborStateStore
 from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 
 class Harness:
@@ -302,12 +306,8 @@ async def test_runner_keeps_its_liveness_promises(
 
 def test_errors_inside_exception_groups_are_described() -> None:
     """A plugin's nursery wraps its error in a group; the status names the error itself."""
-    import sys
-
     from edge_agent.runtime.supervisor import describe_error
 
-    if sys.version_info < (3, 11):
-        from exceptiongroup import ExceptionGroup
     group = ExceptionGroup("nursery", [OSError(98, "Address already in use"), ValueError("bad")])
     assert describe_error(group) == "OSError: [Errno 98] Address already in use; ValueError: bad"
     assert describe_error(RuntimeError("x")) == "RuntimeError: x"
