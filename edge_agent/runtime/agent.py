@@ -483,7 +483,8 @@ class Agent:
         }
 
     def buffer_is_durable(self) -> bool:
-        return not isinstance(self.buffer, MemoryBuffer)
+        """True when queued data survives a restart (the disk buffer names itself ``kind = "disk"``)."""
+        return getattr(self.buffer, "kind", "memory") == "disk"
 
 
 def _instance(config: AgentConfig, name: str) -> PluginInstanceConfig:
