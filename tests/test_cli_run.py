@@ -57,14 +57,21 @@ class Setup:
         self.sink = sink
         self.listener = listener
 
-    def write(self, body: str, *, grace: str = "3s") -> None:
-        self.config.write_text(
-            agent_toml(self.state, body, endpoint=self.sink.endpoint, admin=True, grace=grace)
-        )
+    def write(self, body: str, *, grace: str = "3s", endpoint: str | None = None) -> None:
+        endpoint = endpoint or self.sink.endpoint
+        self.config.write_text(agent_toml(self.state, body, endpoint=endpoint, admin=True, grace=grace))
 
-    async def start(self, body: str, *, grace: str = "3s", watchdog: str = WATCHDOG_USEC) -> AgentProcess:
-        self.write(body, grace=grace)
-        env = {"NOTIFY_SOCKET": self.listener.address, "WATCHDOG_USEC": watchdog}
+    async def start(
+        self,
+        body: str,
+        *,
+        grace: str = "3s",
+        watchdog: str = WATCHDOG_USEC,
+        endpoint: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> AgentProcess:
+        self.write(body, grace=grace, endpoint=endpoint)
+        env = {"NOTIFY_SOCKET": self.listener.address, "WATCHDOG_USEC": watchdog, **(env or {})}
         self.agent = await AgentProcess.start(self.nursery, self.config, env)
         return self.agent
 
@@ -233,15 +240,29 @@ async def test_sigterm_with_upstream_down_exits_within_grace_and_keeps_the_books
     assert code == 0
 
 
-async def test_second_sigterm_exits_at_once(setup: Setup) -> None:
-    """A second SIGTERM during a long drain exits immediately (exit 0), saying so."""
-    setup.sink.fail_with = 503
-    agent = await setup.start(_seq("a"), grace="60s")
+async def test_second_sigterm_exits_at_once(setup: Setup, nursery: trio.Nursery) -> None:
+    """A second SIGTERM during a long drain (an upstream that accepts and never answers) exits
+    immediately (exit 0), saying so."""
+
+    async def never_answer(stream: trio.abc.Stream) -> None:
+        await trio.sleep_forever()
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    nursery.start_soon(trio.serve_listeners, never_answer, listeners)
+    agent = await setup.start(
+        _seq("a"),
+        grace="60s",
+        endpoint=f"http://127.0.0.1:{port}",
+        env={"EDGE_AGENT__EXPORTER__TIMEOUT": "60s"},
+    )
     await setup.ready()
+    await trio.sleep(0.5)  # a request is in flight, waiting for an answer that never comes
     agent.signal(signal.SIGTERM)
     with trio.fail_after(10):
         await setup.listener.wait_for("STOPPING", "1")
     await trio.sleep(0.5)
+    assert agent.process.returncode is None  # still draining
     code, took = await _stop(agent, limit=10)
     assert code == 0
     assert took < 3
