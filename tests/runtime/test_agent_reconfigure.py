@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 from edge_agent.errors import PluginError, ReconfigureError
 from edge_agent.otlp.fragment import Signal
@@ -73,7 +74,7 @@ async def harness(tmp_path: Path, nursery: trio.Nursery) -> Harness:
     return Harness(tmp_path, nursery, sink)
 
 
-async def test_only_changed_instances_restart(harness: Harness, autojump_clock: object) -> None:
+async def test_only_changed_instances_restart(harness: Harness, thread_safe_clock: object) -> None:
     """Unchanged instances keep running untouched; changed ones restart; new ones start; removed stop."""
     agent = await harness.start(_plugins(("a", 'tag = "v1"'), ("b", 'tag = "v1"')))
     with trio.fail_after(60):
@@ -105,7 +106,7 @@ async def test_only_changed_instances_restart(harness: Harness, autojump_clock: 
     await harness.stop()
 
 
-async def test_reload_without_changes_touches_nothing(harness: Harness, autojump_clock: object) -> None:
+async def test_reload_without_changes_touches_nothing(harness: Harness, thread_safe_clock: object) -> None:
     """The same config again: no instance restarts, the exporter stays."""
     body = _plugins(("a", ""))
     agent = await harness.start(body)
@@ -117,7 +118,7 @@ async def test_reload_without_changes_touches_nothing(harness: Harness, autojump
     await harness.stop()
 
 
-async def test_config_a_plugin_rejects_changes_nothing(harness: Harness, autojump_clock: object) -> None:
+async def test_config_a_plugin_rejects_changes_nothing(harness: Harness, thread_safe_clock: object) -> None:
     """A plugin constructor refusing its new settings aborts before anything is touched."""
     agent = await harness.start(_plugins(("a", "")))
     before = dict(agent._runners)
@@ -130,7 +131,7 @@ async def test_config_a_plugin_rejects_changes_nothing(harness: Harness, autojum
 
 
 async def test_failed_start_rolls_back_to_the_previous_config(
-    harness: Harness, autojump_clock: object
+    harness: Harness, thread_safe_clock: object
 ) -> None:
     """An instance failing its first start with the new config brings back the old one."""
     agent = await harness.start(_plugins(("a", 'tag = "old"')))
@@ -151,7 +152,7 @@ async def test_failed_start_rolls_back_to_the_previous_config(
     await harness.stop()
 
 
-async def test_rollback_restores_the_old_resource(harness: Harness, autojump_clock: object) -> None:
+async def test_rollback_restores_the_old_resource(harness: Harness, thread_safe_clock: object) -> None:
     """A failed apply that changed [resource] relaunches the old instances with the old resource."""
     old_resource = '\n[resource.attributes]\nsite = "old"\n'
     new_resource = '\n[resource.attributes]\nsite = "new"\n'
@@ -168,7 +169,7 @@ async def test_rollback_restores_the_old_resource(harness: Harness, autojump_clo
     await harness.stop()
 
 
-async def test_exporter_swap_loses_no_batch(harness: Harness, autojump_clock: object) -> None:
+async def test_exporter_swap_loses_no_batch(harness: Harness, thread_safe_clock: object) -> None:
     """Replacing the exporter mid-retry puts its batch back; every record arrives once, via the new one."""
     retry = '\n[exporter.retry_on_failure]\ninitial_interval = "100ms"\nmax_interval = "200ms"\n'
     harness.sink.fail_with = 503
@@ -192,7 +193,7 @@ async def test_exporter_swap_loses_no_batch(harness: Harness, autojump_clock: ob
     assert {r.headers.get("x-generation") for r in harness.sink.requests} == {"2"}
 
 
-async def test_live_settings_apply_in_place(harness: Harness, autojump_clock: object) -> None:
+async def test_live_settings_apply_in_place(harness: Harness, thread_safe_clock: object) -> None:
     """log_level and stall_timeout change without restarting anything."""
     import logging
 
@@ -213,11 +214,19 @@ async def test_live_settings_apply_in_place(harness: Harness, autojump_clock: ob
     await harness.stop()
 
 
-async def test_reconfigure_is_refused_while_draining(harness: Harness, autojump_clock: object) -> None:
+async def test_reconfigure_is_refused_while_draining(harness: Harness, thread_safe_clock: object) -> None:
     """Once shutdown began, a reload is refused (the agent is on its way out)."""
-    harness.sink.fail_with = 503  # keep data queued so the drain lasts
+
+    async def never_answers(endpoint: object) -> trio.abc.Stream:
+        client, server = trio.testing.memory_stream_pair()
+        silent.append(server)
+        return client
+
+    silent: list[trio.abc.Stream] = []
     agent = await harness.start(_plugins(("a", "")))
-    await trio.sleep(3)
+    agent._connect = never_answers  # the exporter built by the next swap talks to a hung upstream
+    await agent.reconfigure(harness.load(_plugins(("a", "")) + '\n[exporter.headers]\nx-test = "1"\n'))  # type: ignore[arg-type]
+    await trio.sleep(3)  # a request is in flight, unanswered: the drain has to wait for it
     agent.request_stop()
     await trio.sleep(0.5)
     with pytest.raises(ReconfigureError, match="while the pipeline is draining"):
@@ -264,7 +273,7 @@ class Extra(Scraper[None]):
 
 
 async def test_new_plugin_directory_brings_new_plugin_types(
-    harness: Harness, tmp_path: Path, autojump_clock: object
+    harness: Harness, tmp_path: Path, thread_safe_clock: object
 ) -> None:
     """Adding a plugin directory on reload makes its plugin types usable at once."""
     extra_dir = tmp_path / "more-plugins"
