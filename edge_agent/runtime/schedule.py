@@ -29,6 +29,7 @@ class TickSchedule:
         self.jitter = min(jitter, interval)
         self._rng = rng or random.Random()
         self._due: float | None = None
+        self._ran = False
 
     def first(self, now: float) -> float:
         """The first due time: ``now`` plus this instance's random phase."""
@@ -45,10 +46,20 @@ class TickSchedule:
             skipped = math.floor((finished - nxt) / self.interval) + 1
             nxt += skipped * self.interval
         self._due = nxt
+        self._ran = True
         return TickDecision(nxt, skipped)
 
-    def retime(self, interval: float) -> None:
-        """Change the interval; takes effect from the next tick."""
+    def retime(self, interval: float, *, now: float | None = None) -> float | None:
+        """Change the interval; returns the pending due time.
+
+        Without ``now`` the change applies from the tick after the pending
+        one. With ``now`` the pending tick moves to the last tick's grid point
+        plus the new interval, or to ``now`` if that is already past; before
+        the first tick the (jittered) first due time is kept.
+        """
         if interval <= 0:
             raise ValueError("interval must be positive")
-        self.interval = interval
+        old, self.interval = self.interval, interval
+        if now is not None and self._due is not None and self._ran:
+            self._due = max(now, self._due - old + interval)
+        return self._due
