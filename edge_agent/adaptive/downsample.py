@@ -9,7 +9,9 @@ nothing that can be kept exactly is approximated:
 * **gauge**: the last point is kept under the metric's own name (the series
   continues upstream, at the window's resolution), plus one ``Summary``
   point named ``<name>.downsampled`` holding the exact count and sum (so the
-  average), quantile 0 = minimum and quantile 1 = maximum of the window.
+  average), quantile 0 = minimum and quantile 1 = maximum of the window
+  (a series with a single point in the window keeps just that point, so
+  folding never produces more points than it consumed).
 * **cumulative sum, cumulative histogram, summary**: the last point. It
   already contains everything before it: counts stay exact.
 * **delta sum**: the values are added up (ints stay ints), start of the
@@ -68,6 +70,7 @@ def fold_metrics(payloads: Sequence[bytes]) -> Folded:
 
     scopes: dict[tuple[bytes, bytes], _Scope] = {}
     points_in = 0
+    times: list[int] = []
     for payload in payloads:
         request = ExportMetricsServiceRequest.FromString(payload)  # fresh message each time
         for rm in request.resource_metrics:
@@ -78,23 +81,20 @@ def fold_metrics(payloads: Sequence[bytes]) -> Folded:
                 if scope is None:
                     scope = scopes[(rkey, skey)] = _Scope(rm.resource, rm.schema_url, sm.scope, sm.schema_url)
                 for metric in sm.metrics:
-                    points_in += _collect(scope, metric)
+                    points_in += _collect(scope, metric, times)
     out = ExportMetricsServiceRequest()
     points_out = 0
-    first_ns, last_ns = 0, 0
     for scope in scopes.values():
         rm = out.resource_metrics.add(schema_url=scope.resource_schema)
         rm.resource.CopyFrom(scope.resource)
         sm = rm.scope_metrics.add(schema_url=scope.scope_schema)
         sm.scope.CopyFrom(scope.scope)
         for acc in scope.metrics.values():
-            for point in _emit(sm, acc):
-                points_out += 1
-                t = point.time_unix_nano
-                if t:
-                    first_ns = min(first_ns, t) if first_ns else t
-                    last_ns = max(last_ns, t)
-    return Folded(out.SerializeToString(), points_in, points_out, first_ns, last_ns)
+            points_out += _emit(sm, acc)
+    # the envelope spans the collection times of every point folded in, not only the survivors
+    return Folded(
+        out.SerializeToString(), points_in, points_out, min(times, default=0), max(times, default=0)
+    )
 
 
 def _kind_key(metric: Any) -> tuple[Any, ...]:
@@ -105,7 +105,7 @@ def _kind_key(metric: Any) -> tuple[Any, ...]:
     return (metric.name, metric.unit, kind, temporality, monotonic)
 
 
-def _collect(scope: _Scope, metric: Any) -> int:
+def _collect(scope: _Scope, metric: Any, times: list[int]) -> int:
     key = _kind_key(metric)
     acc = scope.metrics.get(key)
     if acc is None:
@@ -117,6 +117,8 @@ def _collect(scope: _Scope, metric: Any) -> int:
     for point in points:
         attrs = b"".join(kv.SerializeToString(deterministic=True) for kv in point.attributes)
         acc.series.setdefault(attrs, _Series()).points.append(point)
+        if point.time_unix_nano:
+            times.append(point.time_unix_nano)
     return len(points)
 
 
@@ -126,19 +128,19 @@ def _new_metric(sm: Any, template: Any, name: str | None = None) -> Any:
     return metric
 
 
-def _emit(sm: Any, acc: _Metric) -> list[Any]:
-    """Write the folded form of one metric into ``sm``; returns the points written."""
+def _emit(sm: Any, acc: _Metric) -> int:
+    """Write the folded form of one metric into ``sm``; returns the number of points written."""
     template = acc.template
     name, _, kind, temporality, monotonic = _kind_key(template)
     if kind is None:
-        return []
+        return 0
     metric = _new_metric(sm, template)
     data = getattr(metric, kind)
     if kind in ("sum", "histogram", "exponential_histogram"):
         data.aggregation_temporality = temporality
     if kind == "sum":
         data.is_monotonic = monotonic
-    written: list[Any] = []
+    written = 0
     summaries: list[Any] = []
     for series in acc.series.values():
         points = sorted(series.points, key=lambda p: p.time_unix_nano)
@@ -150,16 +152,16 @@ def _emit(sm: Any, acc: _Metric) -> list[Any]:
             folded = _merge_histograms(points)
         else:
             folded = [points[-1]]  # gauges, cumulative data and summaries: the last point
-            if kind == "gauge":
+            if kind == "gauge" and len(points) > 1:  # a lone point needs no summary: never grow
                 summaries.append(_gauge_summary(points))
         for point in folded:
-            written.append(data.data_points.add())
-            written[-1].CopyFrom(point)
+            data.data_points.add().CopyFrom(point)
+        written += len(folded)
     if summaries:
         summary = _new_metric(sm, template, name + DOWNSAMPLED_SUFFIX).summary
         for point in summaries:
-            written.append(summary.data_points.add())
-            written[-1].CopyFrom(point)
+            summary.data_points.add().CopyFrom(point)
+        written += len(summaries)
     return written
 
 

@@ -54,7 +54,7 @@ class Latch:
 
     def update(self, now: float, *, above: bool, clear: bool) -> bool:
         """Feed one observation; True when the latch flipped."""
-        wanted = above if not self.active else not clear
+        wanted = clear if self.active else above
         if not wanted:
             self._since = None  # back in (or never left) the band: the pending change is off
             return False
