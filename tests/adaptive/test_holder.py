@@ -57,6 +57,7 @@ async def test_holds_low_priority_metrics_and_folds_per_window(autojump_clock: t
         logs.record("x")
         s.writer.offer(logs.build().with_priority(Priority.BULK))
         assert s.buffer.queued_records()["logs"] == 1
+        await trio.sleep(1)
         assert s.writer.held_records() == 0  # the window (opened at 0) folded at 60
         nursery.cancel_scope.cancel()
     # 6 normal fragments x 2 points, plus the bulk window: 2 series x (last + summary)
