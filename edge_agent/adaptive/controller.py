@@ -152,6 +152,8 @@ class AdaptiveController:
         if config.anomaly != self.detector.config:
             self.detector = AnomalyDetector(config.anomaly)
         self.cpu.window = config.cpu_window
+        if not config.enabled:
+            self.machine = ModeMachine(config, now=trio.current_time())  # off means normal, not frozen
         self._apply_cutoff()
         self._repace(trio.current_time())
 

@@ -29,7 +29,7 @@ class TickSchedule:
         self.jitter = min(jitter, interval)
         self._rng = rng or random.Random()
         self._due: float | None = None
-        self._ran = False
+        self._last: float | None = None  # due time of the last tick that ran
 
     def first(self, now: float) -> float:
         """The first due time: ``now`` plus this instance's random phase."""
@@ -40,13 +40,13 @@ class TickSchedule:
         """Given when the last scrape finished, the next due time and ticks skipped."""
         if self._due is None:
             raise RuntimeError("first() must be called before after_run()")
+        self._last = self._due
         nxt = self._due + self.interval
         skipped = 0
         if finished >= nxt:
             skipped = math.floor((finished - nxt) / self.interval) + 1
             nxt += skipped * self.interval
         self._due = nxt
-        self._ran = True
         return TickDecision(nxt, skipped)
 
     def retime(self, interval: float, *, now: float | None = None) -> float | None:
@@ -59,7 +59,7 @@ class TickSchedule:
         """
         if interval <= 0:
             raise ValueError("interval must be positive")
-        old, self.interval = self.interval, interval
-        if now is not None and self._due is not None and self._ran:
-            self._due = max(now, self._due - old + interval)
+        self.interval = interval
+        if now is not None and self._last is not None:
+            self._due = max(now, self._last + interval)
         return self._due

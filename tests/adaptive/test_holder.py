@@ -42,7 +42,9 @@ def metric(priority: Priority, value: float = 1.0, points: int = 2) -> Fragment:
     return b.build().with_priority(priority)
 
 
-async def test_holds_low_priority_metrics_and_folds_per_window(autojump_clock: trio.testing.MockClock) -> None:
+async def test_holds_low_priority_metrics_and_folds_per_window(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """With the cutoff at bulk, bulk metrics are held and one window later arrive folded; normal
     metrics and logs pass at once; counts stay exact."""
     s = Setup(window=60.0)
@@ -115,7 +117,9 @@ async def test_durable_appends_pass_through(autojump_clock: trio.testing.MockClo
     assert s.writer.held_records() == 2
 
 
-async def test_flush_all_on_shutdown_and_undecodable_data_is_kept(autojump_clock: trio.testing.MockClock) -> None:
+async def test_flush_all_on_shutdown_and_undecodable_data_is_kept(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     """flush_all writes every window; a fragment that does not decode is sent unchanged, not lost."""
     s = Setup()
     s.writer.set_cutoff(Priority.BULK)

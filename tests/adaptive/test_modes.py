@@ -162,7 +162,7 @@ def test_unknown_signals_are_not_pressure() -> None:
 
 def test_thresholds_must_leave_a_band() -> None:
     """A low mark at or above the high mark is a config error naming both keys."""
-    with pytest.raises(ValueError, match="host_cpu_low .* must be below host_cpu_high"):
+    with pytest.raises(ValueError, match=r"host_cpu_low \(0.8\) must be below host_cpu_high"):
         AdaptiveConfig(host_cpu_high=0.8, host_cpu_low=0.8)
 
 
