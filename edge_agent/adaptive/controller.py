@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -57,6 +58,11 @@ Reader = Callable[[], Awaitable[HostReading | None]]
 
 def local_wall_time(time_ns: int) -> WallTime:
     t = time.localtime(time_ns / 1e9)
+    return WallTime(t.tm_hour, t.tm_min * 60.0 + t.tm_sec)
+
+
+def utc_wall_time(time_ns: int) -> WallTime:
+    t = time.gmtime(time_ns / 1e9)
     return WallTime(t.tm_hour, t.tm_min * 60.0 + t.tm_sec)
 
 
@@ -106,6 +112,7 @@ class AdaptiveController:
         buffer_fill: Callable[[], float],
         read: Reader | None = None,
         wall: Callable[[int], WallTime] = local_wall_time,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.instruments = instruments
@@ -113,14 +120,14 @@ class AdaptiveController:
         self._emit = emit
         self._resource = resource
         self._wall_ns = wall_ns
-        self._wall = wall
+        self.wall_clock = wall  # local time of day by default; the simulator uses UTC
         self._link_up = link_up
         self._buffer_fill = buffer_fill
         self._read = read
         self.machine = ModeMachine(config)
         self.policy = PacingPolicy(config)
         self.detector = AnomalyDetector(config.anomaly)
-        self.gate = AttemptGate(config.predictor)
+        self.gate = AttemptGate(config.predictor, rng=rng)
         self.cpu = CpuMeter(config.cpu_window)
         self.pacers: dict[str, PluginPacer] = {}
         self._watched: set[str] = set()
@@ -162,7 +169,7 @@ class AdaptiveController:
         return self.machine.mode
 
     def wall_time(self) -> WallTime:
-        return self._wall(self._wall_ns())
+        return self.wall_clock(self._wall_ns())
 
     # -- running -----------------------------------------------------------
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from typing import Any
 import trio
 
 from edge_agent._version import __version__
-from edge_agent.adaptive.controller import AdaptiveController, thread_reader
+from edge_agent.adaptive.controller import AdaptiveController, Reader, thread_reader
 from edge_agent.adaptive.holder import DownsamplingWriter
 from edge_agent.adaptive.instruments import AdaptiveInstruments
 from edge_agent.adaptive.modes import Mode
@@ -109,8 +110,14 @@ class Agent:
         clock: AgentClock | None = None,
         connect: Connector = open_tcp,
         config_files: tuple[str, ...] = (),
+        host_reader: Reader | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        """``host_reader`` (pressure signals) and ``rng`` (jitter, backoff, exploration) default to
+        the real device and fresh randomness; the simulator passes synthetic and seeded ones."""
         self.config = config
+        self.rng = rng or random.Random()
+        self._host_reader = host_reader or thread_reader(HostSampler())
         self.registry = registry
         self.state_dir = state_dir
         self.clock = clock or AgentClock()
@@ -158,6 +165,7 @@ class Agent:
             ExportStatus(endpoint=config.endpoint),
             connect=self._connect,
             probe=self._probe("exporter"),
+            rng=random.Random(self.rng.random()),
         )
 
     def _new_adaptive(self, config: AgentConfig) -> AdaptiveController:
@@ -179,7 +187,8 @@ class Agent:
             wall_ns=self.clock.time_ns,
             link_up=self._link_up,
             buffer_fill=self._buffer_fill,
-            read=thread_reader(HostSampler()),
+            read=self._host_reader,
+            rng=random.Random(self.rng.random()),
         )
 
     def _buffer_fill(self) -> float:
@@ -322,6 +331,7 @@ class Agent:
             jitter=jitter,
             probe=self._probe(f"plugin {name}"),
             pacer=pacer,
+            rng=random.Random(self.rng.random()),
         )
         if isinstance(plugin, Receiver):
             status.interval_s = None

@@ -1,0 +1,251 @@
+"""What a scenario run produced, as numbers, and their printed form.
+
+Per priority: records collected, delivered (raw-point equivalents, each
+counted once), duplicates (at-least-once resends), undelivered (collected
+minus delivered: dropped, or still held when the drain ended), and
+freshness: the delay from collection to arrival upstream, p50/p99, over
+all records and over records collected in the half hour after each
+reconnect (fresh data competing with the backlog), plus how long after a
+reconnect the first freshly collected record arrived.
+
+Link and exporter: bytes that crossed the link, request attempts and failed
+attempts (the exporter's own ``export.requests`` counter), connection
+attempts while the link was down and the most of them in any 60 s, and the
+predictor's verdicts checked against the link's true state. CPU: process
+CPU time of the run, minus what the simulated upstream spent decoding,
+in total and per simulated hour.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from edge_agent.simulation.links import LinkTrace
+
+if TYPE_CHECKING:
+    from edge_agent.runtime.agent import Agent
+    from edge_agent.simulation.network import SimLink, SimUpstream
+    from edge_agent.simulation.scenario import Scenario
+
+AFTER_RECONNECT = 1800.0
+PRIORITIES = ("critical", "normal", "bulk")
+_OK = ("success", "partial")
+
+
+@dataclass(frozen=True)
+class PriorityReport:
+    collected: int
+    delivered: int
+    duplicates: int
+    undelivered: int
+    p50: float | None
+    p99: float | None
+    reconnect_p50: float | None
+    reconnect_p99: float | None
+    first_fresh_after_reconnect: float | None  # worst case over reconnects
+
+
+@dataclass(frozen=True)
+class SimReport:
+    scenario: str
+    simulated_s: float
+    predictor: bool
+    priorities: dict[str, PriorityReport]
+    dropped: dict[str, int]  # reason -> records
+    downsampled: int
+    bytes_on_link: int
+    attempts: int
+    failed_attempts: int
+    connects_while_down: int
+    max_connects_per_minute_down: int
+    outage_hours: float
+    skips: int
+    skip_precision: float | None
+    brier: float | None
+    transitions: dict[str, int]
+    cpu_s: float
+    upstream_cpu_s: float
+    real_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def agent_cpu_s(self) -> float:
+        return max(0.0, self.cpu_s - self.upstream_cpu_s)
+
+    @property
+    def agent_cpu_per_hour_s(self) -> float:
+        return self.agent_cpu_s / (self.simulated_s / 3600.0)
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def _reconnects(trace: LinkTrace, duration: float) -> list[float]:
+    return [start for start, _ in trace.up_intervals(duration) if start > 0]
+
+
+def _priority_report(collected: int, tally: Any, reconnects: list[float]) -> PriorityReport:
+    delays = sorted(d for _, d in tally.delays) if tally else []
+    by_time = sorted(tally.delays) if tally else []
+    times = [t for t, _ in by_time]
+    after: list[float] = []
+    first_fresh: float | None = None
+    for r in reconnects:
+        lo, hi = bisect.bisect_left(times, r), bisect.bisect_left(times, r + AFTER_RECONNECT)
+        window = by_time[lo:hi]
+        after.extend(d for _, d in window)
+        if window:
+            arrival = min(t + d for t, d in window) - r
+            first_fresh = arrival if first_fresh is None else max(first_fresh, arrival)
+    after.sort()
+    delivered = tally.represented if tally else 0
+    return PriorityReport(
+        collected=collected,
+        delivered=delivered,
+        duplicates=tally.duplicates if tally else 0,
+        undelivered=max(0, collected - delivered),
+        p50=percentile(delays, 0.5),
+        p99=percentile(delays, 0.99),
+        reconnect_p50=percentile(after, 0.5),
+        reconnect_p99=percentile(after, 0.99),
+        first_fresh_after_reconnect=first_fresh,
+    )
+
+
+def _collected_by_priority(agent: Agent) -> dict[str, int]:
+    priority_of = {
+        inst.name: (inst.priority.name.lower() if inst.priority is not None else "normal")
+        for inst in agent.config.plugins
+    }
+    out: dict[str, int] = {}
+    for sample in agent.instruments.pipeline.collected.samples():
+        priority = priority_of.get(sample.labels["plugin"], "self")
+        out[priority] = out.get(priority, 0) + int(sample.value)
+    return out
+
+
+def _max_per_window(times: list[float], window: float) -> int:
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def build_report(
+    scenario: Scenario,
+    agent: Agent,
+    link: SimLink,
+    upstream: SimUpstream,
+    verdicts: list[tuple[str, bool]],
+    *,
+    collected_at_end: int,
+    cpu_seconds: float,
+    real_seconds: float,
+) -> SimReport:
+    duration = scenario.sim.duration
+    trace = link.trace
+    reconnects = _reconnects(trace, duration)
+    collected = _collected_by_priority(agent)
+    priorities = {
+        p: _priority_report(collected.get(p, 0), upstream.tallies.get(p), reconnects)
+        for p in PRIORITIES
+        if collected.get(p, 0) or p in upstream.tallies
+    }
+    requests = agent.instruments.export.requests.samples()
+    attempts = int(sum(s.value for s in requests))
+    failed = int(sum(s.value for s in requests if s.labels["outcome"] not in _OK))
+    dropped: dict[str, int] = {}
+    for sample in agent.instruments.dropped.samples():
+        reason = sample.labels["reason"]
+        dropped[reason] = dropped.get(reason, 0) + int(sample.value)
+    skips = [up for kind, up in verdicts if kind == "skip"]
+    down = sum(end - start for start, end in _down_spans(trace, duration))
+    card = agent.adaptive.gate.scorecard
+    transitions = {
+        f"{s.labels['from']}->{s.labels['to']}": int(s.value)
+        for s in agent.adaptive.instruments.transitions.samples()
+    }
+    return SimReport(
+        scenario=scenario.name,
+        simulated_s=duration,
+        predictor=scenario.config.adaptive.predictor.enabled,
+        priorities=priorities,
+        dropped=dropped,
+        downsampled=int(agent.adaptive.instruments.downsampled.total()),
+        bytes_on_link=link.counters.bytes_sent,
+        attempts=attempts,
+        failed_attempts=failed,
+        connects_while_down=len(link.counters.refused_connects),
+        max_connects_per_minute_down=_max_per_window(link.counters.refused_connects, 60.0),
+        outage_hours=down / 3600.0,
+        skips=len(skips),
+        skip_precision=(sum(not up for up in skips) / len(skips)) if skips else None,
+        brier=card.brier(),
+        transitions=transitions,
+        cpu_s=cpu_seconds,
+        upstream_cpu_s=upstream.cpu_seconds,
+        real_s=real_seconds,
+        extra={"collected_at_end": collected_at_end, "requests_upstream": upstream.requests},
+    )
+
+
+def _down_spans(trace: LinkTrace, duration: float) -> list[tuple[float, float]]:
+    spans, t = [], 0.0
+    for start, end in trace.up_intervals(duration):
+        if start > t:
+            spans.append((t, start))
+        t = end
+    if t < duration:
+        spans.append((t, duration))
+    return spans
+
+
+def _fmt_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 10:
+        return f"{value:.1f}s"
+    if value < 3600:
+        return f"{value:.0f}s"
+    return f"{value / 3600:.1f}h"
+
+
+def format_report(report: SimReport) -> str:
+    """A human-readable block for one scenario run."""
+    lines = [
+        f"== {report.scenario} ({report.simulated_s / 3600:g} h simulated, predictor "
+        f"{'on' if report.predictor else 'off'}; {report.real_s:.1f} s real)",
+        f"{'priority':<9} {'collected':>9} {'delivered':>9} {'dup':>5} {'undeliv.':>8} "
+        f"{'p50':>6} {'p99':>6} {'rc p50':>6} {'rc p99':>6} {'1st fresh':>9}",
+    ]
+    for name, p in report.priorities.items():
+        lines.append(
+            f"{name:<9} {p.collected:>9} {p.delivered:>9} {p.duplicates:>5} {p.undelivered:>8} "
+            f"{_fmt_s(p.p50):>6} {_fmt_s(p.p99):>6} {_fmt_s(p.reconnect_p50):>6} "
+            f"{_fmt_s(p.reconnect_p99):>6} {_fmt_s(p.first_fresh_after_reconnect):>9}"
+        )
+    drops = ", ".join(f"{k}={v}" for k, v in sorted(report.dropped.items())) or "none"
+    precision = "-" if report.skip_precision is None else f"{report.skip_precision:.0%}"
+    brier = "-" if report.brier is None else f"{report.brier:.3f}"
+    modes = ", ".join(f"{k} x{v}" for k, v in sorted(report.transitions.items())) or "normal throughout"
+    lines += [
+        f"dropped: {drops}; downsampled away: {report.downsampled} points",
+        f"link: {report.bytes_on_link / 1e6:.2f} MB sent; export attempts {report.attempts}, failed "
+        f"{report.failed_attempts}; connects while down {report.connects_while_down} over "
+        f"{report.outage_hours:.1f} h (max {report.max_connects_per_minute_down}/min)",
+        f"predictor: {report.skips} attempts skipped, skip precision {precision} (true link state), "
+        f"Brier {brier}",
+        f"modes: {modes}",
+        f"agent CPU: {report.agent_cpu_s:.2f} s ({report.agent_cpu_per_hour_s:.3f} s per simulated hour; "
+        f"process {report.cpu_s:.2f} s minus simulated upstream {report.upstream_cpu_s:.2f} s)",
+    ]
+    return "\n".join(lines)
