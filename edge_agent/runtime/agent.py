@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from edge_agent.admin.endpoint import AdminEndpoint
 from edge_agent.buffer.memory import MemoryBuffer
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.errors import EdgeAgentError
-from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_tcp
+from edge_agent.export.exporter import Connector, Exporter, open_tcp
 from edge_agent.httpserver import HttpServer
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
@@ -73,6 +74,7 @@ class Agent:
         clock: AgentClock | None = None,
         connect: Connector = open_tcp,
         config_files: tuple[str, ...] = (),
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -82,9 +84,8 @@ class Agent:
         self.instruments = AgentInstruments.create()
         self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
-        self.export_status = ExportStatus(endpoint=config.exporter.endpoint)
         self.exporter = Exporter(
-            config.exporter, self.buffer, self.instruments.export, self.export_status, connect=connect
+            config.exporter, self.buffer, self.instruments.export, connect=connect, environ=environ
         )
         self.plugin_statuses: list[PluginStatus] = []
         self.admin_address: tuple[str, int] | None = None
@@ -239,7 +240,7 @@ class Agent:
                 "records": self.buffer.queued_records(),
             },
             "export": {
-                **self.export_status.as_dict(),
+                **self.exporter.status(),
                 "exported": {s["signal"]: v for s, v in _by_labels(self.instruments.export.exported)},
                 "dropped": [{**labels, "records": v} for labels, v in _by_labels(dropped)],
             },
