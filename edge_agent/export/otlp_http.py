@@ -156,5 +156,7 @@ def parse_error_message(body: bytes, content_type: str | None, *, limit: int = 3
                     return value.decode("utf-8", "replace")[:limit]
         except wire.WireError:
             pass
+    if content_type and "html" in content_type.lower():
+        return _html_title(body)[:limit]  # proxies (nginx) answer with an HTML page
     text = body[:limit].decode("utf-8", "replace")
     return "".join(ch if ch.isprintable() else "?" for ch in text)

@@ -82,7 +82,7 @@ class Reporter:
             log.log(
                 level,
                 "upstream %s is unreachable: %s; telemetry stays queued and the endpoint is probed "
-                "every %.0fs at most",
+                "every %gs at most",
                 url,
                 health.last_error,
                 self.ex.config.circuit_breaker.max_open_interval,

@@ -200,6 +200,8 @@ async def test_priority_goes_first_within_the_cap(
         sink.endpoint,
         batch=BatchConfig(max_bytes=1),  # type: ignore[arg-type]
         bandwidth=BandwidthConfig(max_bytes_per_second=500, burst_bytes=500),  # type: ignore[arg-type]
+        # one request at a time, so "what goes next" is exactly one decision
+        sending_queue=SendingQueueConfig(num_consumers=1),
     )
     async with running_exporter(config) as harness:
         harness.offer([spans(5, start=i * 5, name="bulk", priority=Priority.BULK) for i in range(40)])
