@@ -1,7 +1,9 @@
 """One request attempt: borrow a connection, send, classify, teach the policies.
 
-An attempt owns a request slot for its duration and is charged its bytes on
-the wire up front. Its result feeds:
+An attempt owns a request slot for its duration. Its request bytes (body
+plus head) are charged to the bandwidth caps when they are about to be sent
+on an open connection; TLS handshakes are not charged (they are counted in
+the pool's ``bytes_sent``). Its result feeds:
 
 * the endpoint's circuit breaker: 2xx, 4xx and 429 show the endpoint works;
   transport errors, 502/503/504 and refused credentials count as failures;
@@ -65,10 +67,6 @@ class Attempt:
 
     async def run(self) -> AttemptResult:
         ex = self.exporter
-        wire = len(self.body) + head_size("POST", self.path, self.headers)
-        now = trio.current_time()
-        ex.shaper.charge(now, wire)
-        ex.counters.attempted_bytes.inc(wire)
         ex.in_flight += 1
         ex.controller.on_start(ex.in_flight)
         verdict = False
@@ -127,7 +125,11 @@ class Attempt:
                 await pool.checkin(endpoint, conn)
 
     async def _request(self, conn: HttpConnection) -> Response:
-        endpoint = self.entry.endpoint
+        # charged once a connection exists: a refused connect puts no request on the wire
+        ex, endpoint = self.exporter, self.entry.endpoint
+        wire = len(self.body) + head_size("POST", self.path, self.headers)
+        ex.shaper.charge(trio.current_time(), wire)
+        ex.counters.attempted_bytes.inc(wire)
         return await conn.request(
             "POST", self.path, host=endpoint.authority, headers=self.headers, body=self.body
         )

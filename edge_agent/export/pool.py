@@ -39,6 +39,31 @@ class PoolStats:
     retired_idle: int = 0
     retired_rotated: int = 0
     open_failures: int = 0
+    bytes_sent: int = 0  # on TCP connections, TLS records and handshakes included
+    bytes_received: int = 0
+
+
+class CountingStream(trio.abc.Stream):
+    """A TCP stream that adds what passes through it to :class:`PoolStats` (bytes on the wire)."""
+
+    def __init__(self, inner: trio.abc.Stream, stats: PoolStats) -> None:
+        self.inner = inner
+        self._stats = stats
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+        self._stats.bytes_sent += len(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        data = await self.inner.receive_some(max_bytes)
+        self._stats.bytes_received += len(data)
+        return data
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class ConnectionPool:
@@ -93,7 +118,7 @@ class ConnectionPool:
         target = endpoint.authority
         try:
             with trio.fail_after(self._connect_timeout):
-                stream = await self._connect(endpoint)
+                stream: trio.abc.Stream = CountingStream(await self._connect(endpoint), self.stats)
         except trio.TooSlowError:
             raise ExportTransportError(
                 f"{target}: no answer to the TCP connect within {self._connect_timeout:g}s "

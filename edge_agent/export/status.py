@@ -6,7 +6,8 @@ Metric names (``edge_agent.`` prefix in OTLP, ``edge_agent_`` in Prometheus):
 * ``export.requests{signal,outcome}``: outcome is success, partial, retry,
   auth, permanent, or a transport failure kind (refused, timeout, tls_*...)
 * ``export.sent{signal}`` (bytes of requests that got an HTTP response),
-  ``export.attempted`` (bytes charged to the bandwidth caps, all attempts)
+  ``export.attempted`` (request bytes charged to the bandwidth caps, every
+  attempt that reached a connection)
 * ``export.latency{signal}``
 * ``export.concurrency.limit``, ``export.requests.in_flight``
 * ``export.endpoint.up{endpoint}``: 1 closed breaker, 0.5 half-open, 0 open
