@@ -27,6 +27,8 @@ def run_command(args: argparse.Namespace, loaded: LoadedConfig, environ: Mapping
     config = loaded.config
     setup_logging(args.log_level or config.agent.log_level, args.log_format, environ)
     registry = PluginRegistry.for_config(config.agent.plugin_dirs)
+    for import_error in registry.import_errors:
+        log.warning("%s", import_error)
     state_dir = resolve_state_dir(config.agent.state_dir, dict(environ))
     agent = Agent(config, registry, state_dir=state_dir, config_files=loaded.files)
     try:

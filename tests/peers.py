@@ -22,6 +22,7 @@ HOW_TO_GET = {
     "promtool": "apt-get install prometheus",
     "systemd-analyze": "part of systemd",
     "journalctl": "part of systemd",
+    "systemd-journal-remote": "apt-get install systemd-journal-remote",
 }
 
 
@@ -41,6 +42,9 @@ def find(name: str) -> Path | None:
     if name == "nginx":
         found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
         return Path(found) if found else None
+    if name == "systemd-journal-remote":  # installed outside PATH
+        candidate = Path("/lib/systemd/systemd-journal-remote")
+        return candidate if candidate.exists() else None
     found = shutil.which(name)
     return Path(found) if found else None
 

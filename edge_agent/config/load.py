@@ -33,6 +33,7 @@ from edge_agent.config.sources import (
     cli_layer,
     env_layer,
     get_leaf,
+    is_empty_table,
     load_toml_file,
     load_toml_text,
     merge,
@@ -130,6 +131,8 @@ def build_config(tree: Tree, plugin_types: PluginTypesFactory) -> tuple[AgentCon
     which is created only once ``agent.plugin_dirs`` is known."""
     provenance = Provenance()
     plugins_node = tree.get("plugins", {})
+    if is_empty_table(plugins_node):
+        plugins_node = {}
     rest = {k: v for k, v in tree.items() if k != "plugins"}
     config = build(AgentConfig, rest, provenance=provenance)
     types = plugin_types(config.agent.plugin_dirs)
@@ -143,6 +146,8 @@ def _build_plugin(
     name: str, node: Tree | Leaf, plugin_types: PluginTypes, provenance: Provenance
 ) -> PluginInstanceConfig:
     path = f"plugins.{name}"
+    if is_empty_table(node):
+        node = {}
     if isinstance(node, Leaf):
         raise ConfigError(f"expected a table [plugins.{name}]", key=path, origin=node.origin)
     type_leaf = node.get("type")

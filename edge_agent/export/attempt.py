@@ -1,8 +1,9 @@
 """One request attempt: borrow a connection, send, classify, teach the policies.
 
 An attempt owns a request slot for its duration. Its request bytes (body
-plus head) are charged to the bandwidth caps when they are about to be sent
-on an open connection; TLS handshakes are not charged (they are counted in
+plus head) are charged to the bandwidth caps when it is decided, and
+refunded if no connection could be opened (a refused connect puts no
+request on the wire); TLS handshakes are not charged (they are counted in
 the pool's ``bytes_sent``). Its result feeds:
 
 * the endpoint's circuit breaker: 2xx, 4xx and 429 show the endpoint works;
@@ -64,9 +65,14 @@ class Attempt:
         self.headers = [("Content-Type", "application/x-protobuf"), *exporter.headers.pairs()]
         if encoding != "identity":
             self.headers.append(("Content-Encoding", encoding))
+        self.wire_size = len(body) + head_size("POST", self.path, self.headers)
+        self.sent = False  # did the request reach a connection (bytes on the wire)?
 
     async def run(self) -> AttemptResult:
         ex = self.exporter
+        # charged now, in the same step as the decision to send, so parallel attempts cannot
+        # all pass the cap before any of them is charged; refunded if nothing was sent
+        ex.shaper.charge(trio.current_time(), self.wire_size)
         ex.in_flight += 1
         ex.controller.on_start(ex.in_flight)
         verdict = False
@@ -75,6 +81,8 @@ class Attempt:
             verdict = True
         finally:
             ex.in_flight -= 1
+            if not self.sent:
+                ex.shaper.refund(trio.current_time(), self.wire_size)
             if not verdict:
                 self.entry.breaker.on_abandon(trio.current_time())
             ex.notify()
@@ -125,11 +133,10 @@ class Attempt:
                 await pool.checkin(endpoint, conn)
 
     async def _request(self, conn: HttpConnection) -> Response:
-        # charged once a connection exists: a refused connect puts no request on the wire
         ex, endpoint = self.exporter, self.entry.endpoint
-        wire = len(self.body) + head_size("POST", self.path, self.headers)
-        ex.shaper.charge(trio.current_time(), wire)
-        ex.counters.attempted_bytes.inc(wire)
+        if not self.sent:
+            self.sent = True
+            ex.counters.attempted_bytes.inc(self.wire_size)
         return await conn.request(
             "POST", self.path, host=endpoint.authority, headers=self.headers, body=self.body
         )

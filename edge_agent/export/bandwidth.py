@@ -119,6 +119,14 @@ class Shaper:
             if cap is not None:
                 cap.charge(now, size)
 
+    def refund(self, now: float, size: int) -> None:
+        """Give back a charge for bytes that were never sent (the connection failed first)."""
+        self.charged_bytes -= size
+        if self.bucket is not None:
+            self.bucket.tokens = min(self.bucket.capacity, self.bucket.tokens + size)
+        if self.daily is not None:
+            self.daily.used = max(0, self.daily.used - size)
+
     def statistics(self, now: float) -> ShaperStats:
         remaining = self.daily.remaining(now) if self.daily is not None else None
         return ShaperStats(self.charged_bytes, self.waits, remaining)

@@ -26,8 +26,10 @@ RESERVED_HEADERS = frozenset(
 
 def _check_endpoint(value: str) -> None:
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"must be an http:// or https:// URL with a host, got {value!r}")
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    if not parts.hostname:
+        raise ValueError(f"has no host name, got {value!r}")
     if parts.username or parts.password:
         raise ValueError("must not carry credentials; put them in exporter.headers_from_file")
     if parts.query or parts.fragment:

@@ -44,6 +44,7 @@ class Reporter:
         self._logged_kind: dict[int, str] = {}
         self._down_since: dict[int, float] = {}
         self._ever_ok: set[int] = set()
+        self._failing_since: dict[int, float] = {}
 
     # -- per attempt -------------------------------------------------------
 
@@ -51,6 +52,7 @@ class Reporter:
         health, wall = entry.health, time.time()
         failed = bool(result.error_kind) or result.outcome.kind in ("retry", "auth")
         if failed:
+            self._failing_since.setdefault(entry.index, wall)
             health.requests_failed += 1
             health.last_error = result.outcome.message or f"HTTP {result.outcome.status}"
             if result.outcome.status and not result.error_kind:
@@ -58,6 +60,7 @@ class Reporter:
             health.last_error_unix = wall
             health.last_error_kind = result.label
         else:
+            self._failing_since.pop(entry.index, None)
             health.requests_ok += 1
             health.last_success_unix = wall
             if rtt is not None:
@@ -185,20 +188,24 @@ class Reporter:
             warnings.append("the daily bandwidth budget is used up; sending resumes when the window ends")
         return ("failing" if failing else "degraded" if warnings else "ok"), warnings
 
+    def _upstream(self, entries: list[dict[str, Any]]) -> str:
+        """``reachable`` if any endpoint's latest attempt worked, ``unreachable`` if all failed."""
+        if not any(e["requests_ok"] or e["requests_failed"] for e in entries):
+            return "unknown"
+        return "unreachable" if len(self._failing_since) == len(entries) else "reachable"
+
     def status(self) -> dict[str, Any]:
         ex, now = self.ex, _clock()
         entries = [e.as_dict(now) for e in ex.endpoints.entries]
         health, warnings = self.health()
         successes = [e["last_success_unix"] for e in entries if e["last_success_unix"]]
         errors = sorted((e for e in entries if e["last_error_unix"]), key=lambda e: e["last_error_unix"])
-        any_ok = any(e["state"] == "closed" and e["requests_ok"] for e in entries)
-        all_down = all(e["state"] != "closed" for e in entries)
         stats = ex.shaper.statistics(now)
         return {
             "endpoint": ex.config.endpoint,
-            "upstream": "unreachable" if all_down else "reachable" if any_ok else "unknown",
-            "unreachable_since_unix": min(self._down_since.values())
-            if all_down and self._down_since
+            "upstream": self._upstream(entries),
+            "unreachable_since_unix": min(self._failing_since.values())
+            if len(self._failing_since) == len(entries)
             else None,
             "requests_ok": sum(e["requests_ok"] for e in entries),
             "requests_failed": sum(e["requests_failed"] for e in entries),

@@ -83,6 +83,7 @@ class Agent:
         self.config_files = config_files
         self.instruments = AgentInstruments.create()
         self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
+        self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self.exporter = Exporter(
             config.exporter, self.buffer, self.instruments.export, connect=connect, environ=environ
@@ -183,6 +184,7 @@ class Agent:
             resource=resource,
             scope=attributes.scope(f"edge_agent.{type_name}", getattr(plugin, "version", "")),
             start_time_ns=self.clock.time_ns(),
+            events=self.instruments.plugins.events,
         )
         status = PluginStatus(name=name, type=type_name, kind=plugin.kind)
         self.plugin_statuses.append(status)

@@ -61,6 +61,7 @@ class PluginCounters:
     restarts: Counter  # plugin
     skipped: Counter  # plugin, reason
     duration: Histogram  # plugin
+    events: Counter  # plugin, event (counted by plugins through ctx.count)
 
 
 @dataclass

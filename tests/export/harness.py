@@ -91,7 +91,7 @@ class Harness:
 
 async def wait_until(predicate: Callable[[], bool], *, poll: float = 0.01) -> None:
     """Poll ``predicate`` (counters have no events to wait on); use under fail_after."""
-    while not predicate():  # noqa: ASYNC110 -- polling plain counters is the point
+    while not predicate():
         await trio.sleep(poll)
 
 

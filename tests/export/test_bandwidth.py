@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.export.bandwidth import DAY, DailyBudget, Shaper, TokenBucket
+from edge_agent.export.bandwidth import DAY, DailyBudget, Shaper, ShaperStats, TokenBucket
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,13 @@ def test_shaper_waits_for_the_stricter_cap() -> None:
     free.charge(0.0, 10**12)
     assert free.delay(0.0) == 0
     assert free.statistics(0.0).charged_bytes == 10**12
+
+
+def test_refund_gives_back_unsent_bytes() -> None:
+    """A charge refunded (the connection failed before sending) no longer delays anyone."""
+    shaper = Shaper.create(per_second=1000, burst=1000, per_day=5000)
+    shaper.charge(0.0, 3000)
+    assert shaper.delay(0.0) == pytest.approx(2.0)
+    shaper.refund(0.0, 3000)
+    assert shaper.delay(0.0) == 0
+    assert shaper.statistics(0.0) == ShaperStats(0, 0, 5000)
