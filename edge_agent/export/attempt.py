@@ -15,6 +15,12 @@ the pool's ``bytes_sent``). Its result feeds:
 A keep-alive connection that fails before any response byte arrives is
 retried once on a fresh connection at once: servers close idle connections
 whenever they like, and that race says nothing about the upstream's health.
+
+When the attempt is the circuit breaker's probe (half-open), it first sends
+an *empty* export request of the same signal (a valid OTLP request with no
+records; rotel and the Collector answer 200). Only if that succeeds does the
+batch follow, so while a proxy answers 502 for a dead collector behind it,
+each probe costs a request head instead of a whole batch on a metered link.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import trio
 
 from edge_agent.buffer.api import Batch
 from edge_agent.errors import ExportTransportError
+from edge_agent.export.breaker import BreakerState
 from edge_agent.export.endpoints import EndpointEntry
 from edge_agent.export.http import HttpConnection, Response, head_size
 from edge_agent.export.otlp_http import ExportOutcome, classify
@@ -62,39 +69,49 @@ class Attempt:
         self.body = body
         endpoint = entry.endpoint
         self.path = endpoint.base_path + batch.signal.http_path
-        self.headers = [("Content-Type", "application/x-protobuf"), *exporter.headers.pairs()]
+        self.probe_headers = [("Content-Type", "application/x-protobuf"), *exporter.headers.pairs()]
+        self.headers = list(self.probe_headers)
         if encoding != "identity":
             self.headers.append(("Content-Encoding", encoding))
         self.wire_size = len(body) + head_size("POST", self.path, self.headers)
-        self.sent = False  # did the request reach a connection (bytes on the wire)?
+        self.sent_bytes = 0  # request bytes that reached a connection
 
     async def run(self) -> AttemptResult:
-        ex = self.exporter
+        ex, breaker = self.exporter, self.entry.breaker
         # charged now, in the same step as the decision to send, so parallel attempts cannot
-        # all pass the cap before any of them is charged; refunded if nothing was sent
+        # all pass the cap before any of them is charged; what was not sent is refunded
         ex.shaper.charge(trio.current_time(), self.wire_size)
         ex.in_flight += 1
         ex.controller.on_start(ex.in_flight)
         verdict = False
         try:
-            result, rtt = await self._send()
+            if breaker.state is BreakerState.HALF_OPEN:
+                result, rtt = await self._send(probe=True)
+                if not _shows_health(result):
+                    verdict = True
+                    self._learn(result, rtt)
+                    return result
+                breaker.on_success(trio.current_time())
+            result, rtt = await self._send(probe=False)
             verdict = True
         finally:
             ex.in_flight -= 1
-            if not self.sent:
-                ex.shaper.refund(trio.current_time(), self.wire_size)
+            if self.sent_bytes < self.wire_size:
+                ex.shaper.refund(trio.current_time(), self.wire_size - self.sent_bytes)
             if not verdict:
-                self.entry.breaker.on_abandon(trio.current_time())
+                breaker.on_abandon(trio.current_time())
             ex.notify()
         self._learn(result, rtt)
         return result
 
-    async def _send(self) -> tuple[AttemptResult, float]:
+    async def _send(self, *, probe: bool) -> tuple[AttemptResult, float]:
+        """One request: the batch, or (``probe``) an empty export request of the same signal."""
         ex, endpoint = self.exporter, self.entry.endpoint
+        body, headers = (b"", self.probe_headers) if probe else (self.body, self.headers)
         started = trio.current_time()
         try:
             with trio.fail_after(ex.config.timeout):
-                response = await self._exchange()
+                response = await self._exchange(body, headers)
         except ExportTransportError as exc:
             return self._failure(exc.kind, str(exc)), trio.current_time() - started
         except trio.TooSlowError:
@@ -104,8 +121,9 @@ class Attempt:
             return self._failure("timeout", message), trio.current_time() - started
         rtt = trio.current_time() - started
         signal = self.batch.signal.value
-        ex.counters.latency.observe(rtt, signal=signal)
-        ex.counters.sent_bytes.inc(len(self.body), signal=signal)
+        if not probe:
+            ex.counters.latency.observe(rtt, signal=signal)
+            ex.counters.sent_bytes.inc(len(body), signal=signal)
         outcome = classify(
             response.status,
             response.body,
@@ -117,43 +135,46 @@ class Attempt:
     def _failure(self, kind: str, message: str) -> AttemptResult:
         return AttemptResult(ExportOutcome("retry", message=message), self.entry.endpoint.url(""), kind)
 
-    async def _exchange(self) -> Response:
+    async def _exchange(self, body: bytes, headers: list[tuple[str, str]]) -> Response:
         pool, endpoint = self.exporter.pool, self.entry.endpoint
         conn = await pool.checkout(endpoint)
         try:
-            return await self._request(conn)
+            return await self._request(conn, body, headers)
         except ExportTransportError:
             if conn.requests_done == 0 or conn.response_started:
                 raise
             await conn.aclose()  # a stale keep-alive connection: one more try on a new one
             conn = await pool.checkout(endpoint, fresh=True)
-            return await self._request(conn)
+            return await self._request(conn, body, headers)
         finally:
             with trio.CancelScope(shield=True):
                 await pool.checkin(endpoint, conn)
 
-    async def _request(self, conn: HttpConnection) -> Response:
+    async def _request(self, conn: HttpConnection, body: bytes, headers: list[tuple[str, str]]) -> Response:
         ex, endpoint = self.exporter, self.entry.endpoint
-        if not self.sent:
-            self.sent = True
-            ex.counters.attempted_bytes.inc(self.wire_size)
-        return await conn.request(
-            "POST", self.path, host=endpoint.authority, headers=self.headers, body=self.body
-        )
+        size = len(body) + head_size("POST", self.path, headers)
+        self.sent_bytes += size
+        ex.counters.attempted_bytes.inc(size)
+        return await conn.request("POST", self.path, host=endpoint.authority, headers=headers, body=body)
 
     def _learn(self, result: AttemptResult, rtt: float) -> None:
         ex = self.exporter
         now = trio.current_time()
         kind = result.outcome.kind
-        status = result.outcome.status
-        breaker_failure = bool(result.error_kind) or kind == "auth" or status in (502, 503, 504)
-        if breaker_failure:
-            self.entry.breaker.on_failure(now)
-        else:
+        if _shows_health(result):
             self.entry.breaker.on_success(now)
+        else:
+            self.entry.breaker.on_failure(now)
         backpressure = bool(result.error_kind) or kind == "retry"
         ok_rtt = rtt if kind in ("success", "partial") else None
         if ex.config.adaptive_concurrency.enabled:
             ex.controller.on_response(now, ok_rtt, backpressure=backpressure)
         ex.counters.requests.inc(signal=self.batch.signal.value, outcome=result.label)
         ex.report.attempted(self.entry, result, ok_rtt)
+
+
+def _shows_health(result: AttemptResult) -> bool:
+    """2xx, 4xx and 429 show a working endpoint; transport errors, 502-504 and refused credentials do not."""
+    if result.error_kind or result.outcome.kind == "auth":
+        return False
+    return result.outcome.status not in (502, 503, 504)

@@ -9,6 +9,7 @@ operators carry their knowledge over. docs/exporter.md documents every key.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
@@ -165,6 +166,14 @@ class AdaptiveConcurrencyConfig:
         default=2.5, metadata={"help": "RTT above mean + scale x deviation counts as backpressure"}
     )
 
+    def __post_init__(self) -> None:
+        if not 0 < self.decrease_ratio < 1:
+            raise ValueError("adaptive_concurrency.decrease_ratio must be between 0 and 1 (exclusive)")
+        if not 0 < self.ewma_alpha <= 1:
+            raise ValueError("adaptive_concurrency.ewma_alpha must be in (0, 1]")
+        if self.rtt_deviation_scale < 0:
+            raise ValueError("adaptive_concurrency.rtt_deviation_scale must be >= 0")
+
 
 @dataclass(frozen=True)
 class BandwidthConfig:
@@ -221,7 +230,8 @@ class ExporterConfig:
         default=Duration(10.0), metadata={"help": "TLS handshake deadline", "check": _check_positive}
     )
     idle_conn_timeout: Duration = field(
-        default=Duration(60.0), metadata={"help": "close keep-alive connections idle this long"}
+        default=Duration(90.0),
+        metadata={"help": "close keep-alive connections idle this long (the Collector's default)"},
     )
     headers: dict[str, str] = field(
         default_factory=dict, metadata={"help": "static request headers (values are never shown)"}
@@ -261,9 +271,20 @@ class ExporterConfig:
         for name in (*self.headers, *self.headers_from_file):
             if name.lower() in RESERVED_HEADERS:
                 raise ValueError(f"header {name!r} is set by the exporter itself and cannot be configured")
+        self._check_compression()
         clash = {k.lower() for k in self.headers} & {k.lower() for k in self.headers_from_file}
         if clash:
             raise ValueError(f"header {sorted(clash)[0]!r} is in both headers and headers_from_file")
+
+    def _check_compression(self) -> None:
+        level = self.compression_params.level
+        top = {"gzip": 9, "zstd": 22, "none": 0}[self.compression]
+        if level and not 1 <= level <= top:
+            raise ValueError(f"exporter.compression_params.level for {self.compression} must be 1-{top} or 0")
+        if self.compression == "zstd" and importlib.util.find_spec("zstandard") is None:
+            raise ValueError(
+                "exporter.compression = 'zstd' needs the zstandard package: pip install 'edge-agent[zstd]'"
+            )
 
     def urls(self) -> tuple[str, ...]:
         return (self.endpoint, *self.additional_endpoints)

@@ -95,6 +95,7 @@ class HttpConnection:
         self.requests_done = 0
         self.response_started = False
         self.idle_since = 0.0
+        self.transport: object = None  # the TCP-level stream, for the pool's liveness check
 
     def is_reusable(self) -> bool:
         return not self._broken and self._h11.our_state is h11.IDLE and self._h11.their_state is h11.IDLE

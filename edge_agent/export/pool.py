@@ -3,9 +3,11 @@
 A connection is checked out for exactly one request and checked back in if
 h11 says it can carry another one. Idle connections are handed out most
 recently used first (the least likely to have been closed by the server),
-and retired when they have idled longer than ``idle_timeout`` or were opened
-with TLS credentials that have since been rotated, so rotated certificates
-take effect on the next request, not only after the server hangs up.
+and retired when they have idled longer than ``idle_timeout``, when the
+server has closed them meanwhile (a zero-timeout poll of the socket, so no
+request body is wasted on a dead connection), or when they were opened with
+TLS credentials that have since been rotated, so rotated certificates take
+effect on the next request, not only after the server hangs up.
 
 Opening a connection is TCP connect (``connect_timeout``), then for
 ``https://`` the TLS handshake (``handshake_timeout``); both failures are
@@ -14,6 +16,7 @@ Opening a connection is TCP connect (``connect_timeout``), then for
 
 from __future__ import annotations
 
+import select
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -65,6 +68,20 @@ class CountingStream(trio.abc.Stream):
     async def aclose(self) -> None:
         await self.inner.aclose()
 
+    def has_news(self) -> bool:
+        """Did the peer send anything (bytes, a TLS close_notify, EOF) on this idle connection?
+
+        Either way the connection cannot carry the next request: a server that
+        closed an idle connection is caught here, before a request body is
+        wasted on it. A zero-timeout poll, no read.
+        """
+        socket = getattr(self.inner, "socket", None)
+        if socket is None:
+            return False
+        poller = select.poll()
+        poller.register(socket.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+
 
 class ConnectionPool:
     def __init__(
@@ -90,7 +107,9 @@ class ConnectionPool:
         return self.credentials.generation if self.credentials is not None else 0
 
     def _is_fresh(self, conn: HttpConnection, now: float) -> bool:
-        return conn.is_reusable() and now - conn.idle_since < self._idle_timeout
+        if not conn.is_reusable() or now - conn.idle_since >= self._idle_timeout:
+            return False
+        return not (isinstance(conn.transport, CountingStream) and conn.transport.has_news())
 
     async def checkout(self, endpoint: Endpoint, *, fresh: bool = False) -> HttpConnection:
         """A connection for one request: an idle one (unless ``fresh``) or a new one."""
@@ -118,7 +137,7 @@ class ConnectionPool:
         target = endpoint.authority
         try:
             with trio.fail_after(self._connect_timeout):
-                stream: trio.abc.Stream = CountingStream(await self._connect(endpoint), self.stats)
+                transport = CountingStream(await self._connect(endpoint), self.stats)
         except trio.TooSlowError:
             raise ExportTransportError(
                 f"{target}: no answer to the TCP connect within {self._connect_timeout:g}s "
@@ -128,6 +147,7 @@ class ConnectionPool:
         except OSError as exc:
             raise transport_error(exc, target=target, action="connecting") from exc
         generation = self._generation()
+        stream: trio.abc.Stream = transport
         if endpoint.scheme == "https":
             if self.credentials is None:
                 raise ExportTransportError(f"{target}: https:// endpoint without TLS settings", kind="tls")
@@ -141,7 +161,9 @@ class ConnectionPool:
                     f"{target}: TLS handshake did not finish within {self._handshake_timeout:g}s",
                     kind="timeout",
                 ) from None
-        return HttpConnection(stream, target=target, generation=generation)
+        conn = HttpConnection(stream, target=target, generation=generation)
+        conn.transport = transport
+        return conn
 
     async def checkin(self, endpoint: Endpoint, conn: HttpConnection) -> None:
         """Keep ``conn`` for the next request if it can carry one, else close it."""

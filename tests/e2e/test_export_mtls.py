@@ -13,10 +13,10 @@ from edge_agent.otlp.fragment import Signal
 from edge_agent.testing import OtlpSink
 from edge_agent.tls.config import TlsClientConfig
 from tests import peers
-from tests.e2e.mtls_peers import Nginx, Rotel
 from tests.export.harness import Harness, fast_config, running_exporter, spans, wait_until
 from tests.tlshelpers import make_pki
 from tools import pkilib
+from tools.mtlspeers import Nginx, Rotel
 from tools.pkilib import DevPki
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

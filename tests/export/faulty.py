@@ -42,6 +42,7 @@ class Partial:
 
 # Plain-string behaviours:
 #   ok              store and answer 200 with an empty body
+#   ok_close        like ok, then close the (idle) connection, as servers do after their idle timeout
 #   stall           read the request, then answer nothing (until the client gives up)
 #   trickle         answer one byte every 0.2 s (slowloris towards the client)
 #   reset_request   read only part of the request, then reset the connection (RST)
@@ -65,6 +66,7 @@ class FaultyUpstream:
     script: list[Behaviour] = field(default_factory=list)
     sink: OtlpSink = field(default_factory=OtlpSink)
     seen: list[str] = field(default_factory=list)
+    body_sizes: list[int] = field(default_factory=list)
     port: int = 0
     rejected: int = 0
 
@@ -94,6 +96,7 @@ class FaultyUpstream:
                     _rst(stream)
                     return
                 body = await self._read_body(stream, conn)
+                self.body_sizes.append(len(body))
                 if not await self._answer(stream, conn, behaviour, request, body):
                     return
                 conn.start_next_cycle()
@@ -142,9 +145,12 @@ class FaultyUpstream:
         body: bytes,
     ) -> bool:
         """Act out ``behaviour``; False when the connection is finished."""
-        if behaviour == "ok":
+        if behaviour in ("ok", "ok_close"):
             await self._store(request, body)
             await self._send(stream, conn, Reply(200))
+            if behaviour == "ok_close":
+                await trio.sleep(0.05)  # idle for a moment, then hang up
+                return False
         elif isinstance(behaviour, Partial):
             await self._store(request, body)
             self.rejected += behaviour.rejected

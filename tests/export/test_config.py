@@ -65,6 +65,8 @@ def test_collector_style_keys_are_accepted() -> None:
         ('tls = { min_version = "1.1" }', "must be one of"),
         ("circuit_breaker = { failure_threshold = 0 }", "failure_threshold"),
         ('balancing = "random"', "must be one of"),
+        ("adaptive_concurrency = { decrease_ratio = 1.5 }", "decrease_ratio"),
+        ("compression_params = { level = 12 }", "level for gzip must be 1-9"),
     ],
 )
 def test_bad_settings_name_the_key(toml: str, message: str) -> None:

@@ -133,3 +133,16 @@ def _one_fragment_batches() -> object:
     from edge_agent.export.config import BatchConfig
 
     return BatchConfig(max_bytes=1)  # type: ignore[arg-type]
+
+
+async def test_breaker_probes_are_empty_requests(upstream: FaultyUpstream) -> None:
+    """While the breaker is open each probe is an empty export request; the batch follows a good probe."""
+    from edge_agent.export.config import CircuitBreakerConfig
+
+    breaker = CircuitBreakerConfig(failure_threshold=1, open_interval=0.05, max_open_interval=0.05)  # type: ignore[arg-type]
+    harness = await _deliver(upstream, [Reply(502)] * 4, circuit_breaker=breaker)
+    sizes = upstream.body_sizes
+    assert sizes[0] > 0  # the first attempt carried the batch and failed: the breaker opened
+    assert sizes[1:4] == [0, 0, 0]  # failed probes cost no batch bytes
+    assert sizes[4:] == [0, sizes[0]]  # a good probe, then the batch
+    assert harness.exported() == 10

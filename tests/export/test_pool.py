@@ -99,3 +99,21 @@ async def test_handshake_deadline(tmp_path: Path) -> None:
             await pool.checkout(Endpoint.parse(f"https://localhost:{port}"))
         assert info.value.kind == "timeout"
         nursery.cancel_scope.cancel()
+
+
+async def test_connection_closed_by_the_server_while_idle_is_not_reused() -> None:
+    """An idle connection the server has closed is retired before use: no request is wasted on it."""
+    from tests.export.faulty import FaultyUpstream
+
+    faulty = FaultyUpstream(script=["ok_close", "ok"])
+    async with trio.open_nursery() as nursery:
+        await nursery.start(faulty.serve)
+        pool = ConnectionPool(credentials=None)
+        endpoint = Endpoint.parse(faulty.endpoint)
+        assert await _post(pool, endpoint) == 200
+        await trio.sleep(0.2)
+        assert await _post(pool, endpoint) == 200
+        assert (pool.stats.opened, pool.stats.reused, pool.stats.retired_idle) == (2, 0, 1)
+        assert len(faulty.body_sizes) == 2
+        await pool.aclose()
+        nursery.cancel_scope.cancel()

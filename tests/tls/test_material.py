@@ -122,3 +122,23 @@ def test_key_as_systemd_credential(pki: DevPki, tmp_path: Path) -> None:
     config = _config(pki, key_file="$CREDENTIALS_DIRECTORY/client.key")
     material = load_client_material(config, {"CREDENTIALS_DIRECTORY": str(creds)})
     assert creds / "client.key" in material.files
+
+
+def test_loading_does_not_import_cryptography(pki: DevPki) -> None:
+    """The running agent's TLS path never imports cryptography (+15 MiB RSS), only the dev tools do."""
+    import subprocess
+    import sys
+
+    files = pki.client_paths("device-1")
+    code = (
+        "import sys\n"
+        "from edge_agent.tls.config import TlsClientConfig\n"
+        "from edge_agent.tls.material import load_client_material\n"
+        "from edge_agent.tls.store import TlsCredentials\n"
+        "import edge_agent.export.exporter, edge_agent.tls.connect\n"
+        f"config = TlsClientConfig(ca_file={str(pki.ca_file)!r}, cert_file={str(files.cert)!r}, key_file={str(files.key)!r})\n"
+        "store = TlsCredentials(load_client_material(config, {}), environ={})\n"
+        "print(store.status()['client_cert']['subject_cn'], 'cryptography' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["device-1", "False"]

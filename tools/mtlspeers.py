@@ -1,9 +1,10 @@
-"""Real peers for the exporter e2e tests: nginx terminating mTLS, rotel behind it.
+"""Real peers for the exporter e2e tests and benchmarks: nginx terminating mTLS, rotel behind it.
 
 Both run as test-owned processes in a temporary directory, on loopback ports
 picked at run time: nginx with its own prefix, config, pid, logs and temp
 paths (``nginx -p DIR -c nginx.conf -g 'daemon off;'``); rotel forwarding
-what it receives to a counting :class:`~edge_agent.testing.OtlpSink`.
+what it receives to a counting :class:`~edge_agent.testing.OtlpSink` (or to
+a blackhole, for benchmarks).
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def cpu_seconds(pid: int) -> float:
 class Rotel:
     binary: Path
     directory: Path
-    sink_port: int
+    sink_port: int  # 0 = blackhole exporter (benchmarks)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -87,9 +88,13 @@ class Rotel:
             str(self.binary), "start",
             "--otlp-http-endpoint", f"127.0.0.1:{self.port}",
             "--otlp-grpc-endpoint", f"127.0.0.1:{free_port()}",
-            "--exporter", "otlp",
-            "--otlp-exporter-endpoint", f"http://127.0.0.1:{self.sink_port}",
-            "--otlp-exporter-protocol", "http",
+            *(
+                ("--exporter", "otlp",
+                 "--otlp-exporter-endpoint", f"http://127.0.0.1:{self.sink_port}",
+                 "--otlp-exporter-protocol", "http")
+                if self.sink_port
+                else ("--exporter", "blackhole")
+            ),
             "--batch-timeout", "50ms",
             "--pid-file", str(self.directory / "rotel.pid"),
             "--log-file", str(self.directory / "rotel.log"),
