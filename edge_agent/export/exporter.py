@@ -40,7 +40,7 @@ from edge_agent.export.attempt import Attempt, AttemptResult
 from edge_agent.export.bandwidth import Shaper
 from edge_agent.export.breaker import BreakerPolicy
 from edge_agent.export.concurrency import AimdController, AimdSettings
-from edge_agent.export.config import ExporterConfig
+from edge_agent.export.config import ExporterConfig, is_loopback_host
 from edge_agent.export.encoding import CorruptBatchError, encode_for_wire
 from edge_agent.export.endpoints import EndpointEntry, EndpointSet
 from edge_agent.export.headers import HeaderSet
@@ -128,10 +128,12 @@ class Exporter:
                 )
         await trio.to_thread.run_sync(self.headers.load)
         for entry in self.endpoints.entries:
-            if entry.endpoint.scheme == "http" and self.config.allow_insecure:
+            endpoint = entry.endpoint
+            if endpoint.scheme == "http" and not is_loopback_host(endpoint.host):
                 log.warning(
-                    "sending telemetry UNENCRYPTED to %s (exporter.allow_insecure = true)",
-                    entry.endpoint.url(""),
+                    "sending telemetry UNENCRYPTED over the network to %s (exporter.allow_insecure = true): "
+                    "anyone on the path can read and alter it",
+                    endpoint.url(""),
                 )
         self.report.publish_gauges()
 

@@ -42,17 +42,16 @@ class HeaderSet:
         for name, value in static.items():
             _check_value(name, value, f"exporter.headers.{name}")
         self._static = dict(static)
-        self._paths = {
-            name: resolve_path(path, environ, key=f"exporter.headers_from_file.{name}")
-            for name, path in from_file.items()
-        }
+        self._configured = dict(from_file)
+        self._environ = environ
+        self._paths: dict[str, Path] = {}  # resolved in load() (a worker thread: it may stat files)
         self._from_file: dict[str, str] = {}
         self._stamps: tuple[FileStamp, ...] = ()
         self._refused: tuple[FileStamp, ...] | None = None
 
     def names(self) -> list[str]:
         """Header names only, for ``/status``."""
-        return sorted({*self._static, *self._paths})
+        return sorted({*self._static, *self._configured})
 
     def pairs(self) -> list[tuple[str, str]]:
         return [*self._static.items(), *self._from_file.items()]
@@ -72,6 +71,10 @@ class HeaderSet:
 
     def load(self) -> None:
         """Blocking initial load; errors propagate (the agent cannot start without its headers)."""
+        self._paths = {
+            name: resolve_path(path, self._environ, key=f"exporter.headers_from_file.{name}")
+            for name, path in self._configured.items()
+        }
         self._from_file, self._stamps = self._read_all()
 
     async def reload_if_changed(self) -> bool:

@@ -94,6 +94,7 @@ class HttpConnection:
         self.generation = generation
         self.requests_done = 0
         self.response_started = False
+        self._eof = False
         self.idle_since = 0.0
         self.transport: object = None  # the TCP-level stream, for the pool's liveness check
 
@@ -165,6 +166,11 @@ class HttpConnection:
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
+                if self._eof:  # h11 reports an early close as a protocol error; it is a close
+                    raise ExportTransportError(
+                        f"{self.target}: the server closed the connection without a complete response",
+                        kind="closed",
+                    ) from exc
                 raise ExportTransportError(
                     f"{self.target}: malformed HTTP response ({exc}); is this an OTLP/HTTP endpoint?",
                     kind="protocol",
@@ -177,6 +183,8 @@ class HttpConnection:
                 raise transport_error(exc, target=self.target, action="reading the response") from exc
             if data:
                 self.response_started = True
+            else:
+                self._eof = True
             self._h11.receive_data(bytes(data))
 
     async def aclose(self) -> None:

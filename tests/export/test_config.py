@@ -94,3 +94,33 @@ def test_check_config_output_redacts_header_values(tmp_path: object) -> None:
     assert "hunter2" not in text
     assert 'x-api-key = "<redacted>"' in text
     load_toml_text(text, "rendered")
+
+
+def test_check_config_command_redacts(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+    """`edge-agent check-config` itself never prints header values."""
+    import pathlib
+
+    from edge_agent.cli import main
+
+    path = pathlib.Path(str(tmp_path)) / "agent.toml"
+    path.write_text('[exporter]\nheaders = { "authorization" = "Bearer hunter2" }\n')
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out and "authorization" in out
+
+
+async def test_insecure_remote_endpoint_warns_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    """allow_insecure with a non-loopback http:// endpoint logs a warning at start."""
+    import logging
+
+    from edge_agent.buffer.memory import MemoryBuffer
+    from edge_agent.export.exporter import Exporter
+    from edge_agent.export.status import ExportCounters
+    from edge_agent.runtime.telemetry import Registry
+
+    counters = ExportCounters.create(Registry())
+    config = ExporterConfig(endpoint="http://10.0.0.5:4318", allow_insecure=True)
+    exporter = Exporter(config, MemoryBuffer(1 << 20, counters.dropped), counters, environ={})
+    with caplog.at_level(logging.WARNING, logger="edge_agent.exporter"):
+        await exporter._prepare()  # start-up only: nothing is sent
+    assert "UNENCRYPTED" in caplog.text and "10.0.0.5" in caplog.text

@@ -146,3 +146,13 @@ async def test_breaker_probes_are_empty_requests(upstream: FaultyUpstream) -> No
     assert sizes[1:4] == [0, 0, 0]  # failed probes cost no batch bytes
     assert sizes[4:] == [0, sizes[0]]  # a good probe, then the batch
     assert harness.exported() == 10
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "kind"),
+    [("garbage", "protocol"), ("stall", "timeout"), ("reset_request", "reset"), ("close", "closed")],
+)
+async def test_transport_failures_are_named(upstream: FaultyUpstream, behaviour: str, kind: str) -> None:
+    """Each transport failure is counted under a stable kind (export.requests{outcome=<kind>})."""
+    harness = await _deliver(upstream, [behaviour], timeout=0.3)
+    assert harness.counters.requests.value(signal="traces", outcome=kind) == 1
