@@ -21,6 +21,11 @@ one probe per breaker interval, whatever the number of batches.
 
 The policies are sans-IO (:mod:`breaker`, :mod:`concurrency`,
 :mod:`bandwidth`, :mod:`endpoints`); this module only waits and moves bytes.
+
+Liveness: before each bounded step (a request within ``timeout``, a backoff
+sleep, a wait for a breaker or the bandwidth cap) the exporter promises
+progress to its :class:`~edge_agent.runtime.liveness.StageProbe`; waiting
+for data with no batch in hand is idle, not a stall.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from edge_agent.export.pool import ConnectionPool, Connector, open_tcp
 from edge_agent.export.report import Reporter
 from edge_agent.export.status import ExportCounters
 from edge_agent.runtime.backoff import Backoff
+from edge_agent.runtime.liveness import NullProbe, StageProbe
 from edge_agent.tls.material import load_client_material
 from edge_agent.tls.store import TlsCredentials
 
@@ -69,8 +75,12 @@ class Exporter:
         connect: Connector = open_tcp,
         environ: Mapping[str, str] = os.environ,
         rng: random.Random | None = None,
+        probe: StageProbe | None = None,
     ) -> None:
         self.config = config
+        self.probe = probe or NullProbe()
+        self._promised_until = 0.0
+        self._prepared = False
         self.reader = reader
         self.counters = counters
         self.rng = rng or random.Random()
@@ -104,7 +114,7 @@ class Exporter:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load credentials (errors are ConfigError), then deliver batches until cancelled."""
-        await self._prepare()
+        await self.prepare()
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._housekeeping)
@@ -114,7 +124,14 @@ class Exporter:
             with trio.CancelScope(shield=True):
                 await self.pool.aclose()
 
-    async def _prepare(self) -> None:
+    async def prepare(self) -> None:
+        """Load TLS material and secret headers (in a thread); ConfigError if they are unusable.
+
+        Called by :meth:`run`; callers that must know before starting (agent start, a reload
+        that replaces the exporter) call it first. Idempotent.
+        """
+        if self._prepared:
+            return
         if any(entry.endpoint.scheme == "https" for entry in self.endpoints.entries):
             material = await trio.to_thread.run_sync(
                 functools.partial(load_client_material, self.config.tls, self._environ)
@@ -126,7 +143,8 @@ class Exporter:
                     "exporter.tls.insecure_skip_verify is true: the server certificate is NOT verified, "
                     "so anyone on the path can read and alter telemetry; use it only for testing"
                 )
-        await trio.to_thread.run_sync(self.headers.load)
+        if self.headers.has_files():  # no thread when there is nothing to read (MockClock-friendly)
+            await trio.to_thread.run_sync(self.headers.load)
         for entry in self.endpoints.entries:
             endpoint = entry.endpoint
             if endpoint.scheme == "http" and not is_loopback_host(endpoint.host):
@@ -136,6 +154,7 @@ class Exporter:
                     endpoint.url(""),
                 )
         self.report.publish_gauges()
+        self._prepared = True
 
     async def _housekeeping(self) -> None:
         """Poll credential files, close stale idle connections, refresh gauges."""
@@ -159,7 +178,17 @@ class Exporter:
         self._changed.set()
         self._changed = trio.Event()
 
+    def expect(self, within: float, doing: str) -> None:
+        """Promise the liveness monitor progress within ``within`` s; the furthest promise wins
+        (several delivery tasks share one stage, and each promises only its own step)."""
+        until = trio.current_time() + within
+        if until >= self._promised_until:
+            self._promised_until = until
+            self.probe.expect(within, doing)
+
     async def _wait_change(self, deadline: float | None) -> None:
+        if deadline is not None and deadline < math.inf:
+            self.expect(deadline - trio.current_time(), "waiting for the upstream")
         event = self._changed
         with trio.move_on_at(math.inf if deadline is None else deadline):
             await event.wait()
@@ -179,6 +208,9 @@ class Exporter:
                 self.shaper.waits += 1
                 await self._wait_change(now + max(delay, _MIN_WAIT))
                 continue
+            if self.held == 0:
+                self.probe.idle()  # waiting for data is not a stall
+                self._promised_until = 0.0
             batch = await self.reader.next_batch(max_bytes=self.config.batch.max_bytes)
             self.held += 1
             nursery.start_soon(self._deliver, batch)
@@ -210,6 +242,7 @@ class Exporter:
     async def _deliver(self, batch: Batch) -> None:
         settled = False
         try:
+            self.expect(self.config.timeout, "encoding a batch")
             try:
                 body, encoding = await encode_for_wire(
                     batch, self.config.compression, self.config.compression_params.level
@@ -253,8 +286,12 @@ class Exporter:
             if entry is None:
                 tried.clear()
                 if any(e.breaker.is_healthy(trio.current_time()) for e in self.endpoints.entries):
-                    await trio.sleep(backoff.next_delay())
+                    delay = backoff.next_delay()
+                    self.expect(delay, "retry backoff")
+                    await trio.sleep(delay)
                 continue  # every endpoint is open or held: the breakers pace the next attempt
+            # a probe (empty request) and the batch: two requests, each within exporter.timeout
+            self.expect(2 * self.config.timeout, "export request")
             result = await Attempt(self, entry, batch, body, encoding).run()
             if result.settles:
                 self.report.settle(batch, result)

@@ -53,6 +53,9 @@ class HeaderSet:
         """Header names only, for ``/status``."""
         return sorted({*self._static, *self._configured})
 
+    def has_files(self) -> bool:
+        return bool(self._configured)
+
     def pairs(self) -> list[tuple[str, str]]:
         return [*self._static.items(), *self._from_file.items()]
 

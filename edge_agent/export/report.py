@@ -1,7 +1,9 @@
 """What the exporter tells operators: settling counts, log lines, gauges, ``/status``.
 
 Log policy: an endpoint's state changes are logged once (unreachable with
-the precise reason, reachable again with the outage length); permanent
+the precise reason when its breaker opens, reachable again with the outage
+length), plus a summary every ten minutes while it stays unreachable
+(:class:`~edge_agent.runtime.ratelimit.RepeatLimiter`); permanent
 failures and partial successes are logged at most once a minute per
 endpoint and status, with the number of similar lines suppressed. Header
 values never appear anywhere here: ``/status`` lists header names only.
@@ -19,6 +21,7 @@ from edge_agent.buffer.api import Batch
 from edge_agent.export.breaker import BreakerState
 from edge_agent.export.endpoints import EndpointEntry
 from edge_agent.export.status import LogLimiter
+from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
 
 if TYPE_CHECKING:
     from edge_agent.export.attempt import AttemptResult
@@ -41,8 +44,8 @@ class Reporter:
         self.ex = exporter
         self.limiter = LogLimiter(60.0)
         self._states = {e.index: BreakerState.CLOSED for e in exporter.endpoints.entries}
-        self._logged_kind: dict[int, str] = {}
-        self._down_since: dict[int, float] = {}
+        self._logged_kind: dict[int, str] = {}  # endpoints whose unreachability was logged
+        self._episodes = {e.index: RepeatLimiter() for e in exporter.endpoints.entries}
         self._ever_ok: set[int] = set()
         self._failing_since: dict[int, float] = {}
 
@@ -71,33 +74,48 @@ class Reporter:
     def _log_transition(self, entry: EndpointEntry, failed: bool) -> None:
         before, after = self._states[entry.index], entry.breaker.state
         self._states[entry.index] = after
-        url, health = entry.health.url, entry.health
-        if after is BreakerState.OPEN and (
-            before is BreakerState.CLOSED or health.last_error_kind != self._logged_kind.get(entry.index)
-        ):
-            self._down_since.setdefault(entry.index, time.time())
-            self._logged_kind[entry.index] = health.last_error_kind or ""
-            level = (
-                logging.ERROR
-                if (health.last_error_kind or "").startswith(("tls", "auth"))
-                else logging.WARNING
+        now, limiter = _clock(), self._episodes[entry.index]
+        if failed:
+            report = limiter.failure(now)
+            kind = entry.health.last_error_kind or ""
+            if after is BreakerState.OPEN and (
+                before is BreakerState.CLOSED or kind != self._logged_kind.get(entry.index)
+            ):
+                self._log_unreachable(entry, kind)
+            elif report.kind is ReportKind.SUMMARY and entry.index in self._logged_kind:
+                log.warning(
+                    "upstream %s still unreachable after %s (%d failed attempts; last error: %s); "
+                    "telemetry stays queued",
+                    entry.health.url,
+                    report.lasted(),
+                    report.failures,
+                    entry.health.last_error,
+                )
+            return
+        recovered = limiter.success(now)
+        if self._logged_kind.pop(entry.index, None) is not None and recovered is not None:
+            log.info(
+                "upstream %s is reachable again after %s (%d failed attempts)",
+                entry.health.url,
+                recovered.lasted(),
+                recovered.failures,
             )
-            log.log(
-                level,
-                "upstream %s is unreachable: %s; telemetry stays queued and the endpoint is probed "
-                "every %gs at most",
-                url,
-                health.last_error,
-                self.ex.config.circuit_breaker.max_open_interval,
-            )
-        elif after is BreakerState.CLOSED and not failed:
-            since = self._down_since.pop(entry.index, None)
-            self._logged_kind.pop(entry.index, None)
-            if since is not None:
-                log.info("upstream %s is reachable again after %.0fs", url, time.time() - since)
-            elif entry.index not in self._ever_ok:
-                log.info("upstream %s is reachable", url)
-            self._ever_ok.add(entry.index)
+        elif entry.index not in self._ever_ok:
+            log.info("upstream %s is reachable", entry.health.url)
+        self._ever_ok.add(entry.index)
+
+    def _log_unreachable(self, entry: EndpointEntry, kind: str) -> None:
+        """Once per episode (and when the reason changes): the endpoint's breaker opened."""
+        self._logged_kind[entry.index] = kind
+        level = logging.ERROR if kind.startswith(("tls", "auth")) else logging.WARNING
+        log.log(
+            level,
+            "upstream %s is unreachable: %s; telemetry stays queued and the endpoint is probed "
+            "every %gs at most",
+            entry.health.url,
+            entry.health.last_error,
+            self.ex.config.circuit_breaker.max_open_interval,
+        )
 
     # -- settling ----------------------------------------------------------
 

@@ -122,5 +122,5 @@ async def test_insecure_remote_endpoint_warns_loudly(caplog: pytest.LogCaptureFi
     config = ExporterConfig(endpoint="http://10.0.0.5:4318", allow_insecure=True)
     exporter = Exporter(config, MemoryBuffer(1 << 20, counters.dropped), counters, environ={})
     with caplog.at_level(logging.WARNING, logger="edge_agent.exporter"):
-        await exporter._prepare()  # start-up only: nothing is sent
+        await exporter.prepare()  # start-up only: nothing is sent
     assert "UNENCRYPTED" in caplog.text and "10.0.0.5" in caplog.text
