@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 import trio
 
 from edge_agent.admin.config import AdminConfig
 from edge_agent.config.schema import AgentConfig, SelfTelemetryConfig
+from edge_agent.errors import ConfigError
 from edge_agent.otlp.fragment import Signal
 from edge_agent.runtime.agent import Agent
 from edge_agent.runtime.discovery import PluginRegistry
+from edge_agent.testing import OtlpSink
 from edge_agent.tls.config import TlsClientConfig
+from tests.agent_harness import agent_toml, load_text, memory_connector
 from tests.export.harness import fast_config
 from tests.export.test_exporter_tls import TlsUpstream
 from tests.tlshelpers import make_pki, server_context
@@ -56,3 +61,32 @@ async def test_agent_exports_its_own_metrics_over_mtls(tmp_path: Path) -> None:
     assert 'edge_agent_tls_cert_expiry{cert="client"}' in metrics
     assert "edge_agent_export_concurrency_limit" in metrics
     assert "edge_agent.tls.cert.expiry" in upstream.sink.metric_names
+
+
+async def test_reload_to_unusable_tls_files_is_refused(tmp_path: Path, nursery: trio.Nursery) -> None:
+    """A reload whose new exporter cannot load its key is refused up front; the old exporter keeps going."""
+    pki = make_pki(tmp_path / "pki")
+    files = pki.client_paths("device-1")
+    os.chmod(files.key, 0o644)
+    sink = OtlpSink()
+    path, state = tmp_path / "agent.toml", tmp_path / "state"
+    loaded = load_text(path, agent_toml(state, ""))
+    agent = Agent(
+        loaded.config,
+        PluginRegistry.for_config(()),
+        state_dir=state,
+        connect=memory_connector(sink, nursery),
+        environ={},
+    )
+    await nursery.start(agent.run)
+    old = agent.exporter
+    tls = (
+        f'\n[exporter.tls]\nca_file = "{pki.ca_file}"\ncert_file = "{files.cert}"\nkey_file = "{files.key}"\n'
+    )
+    new = load_text(path, agent_toml(state, "", endpoint="https://localhost:4318") + tls)
+    with pytest.raises(ConfigError, match="every user") as info:
+        await agent.reconfigure(new)
+    assert info.value.key == "exporter.tls.key_file"
+    assert agent.exporter is old
+    assert agent.config.exporter.endpoint == "http://localhost:4318"
+    agent.request_stop()
