@@ -37,7 +37,7 @@ import trio
 
 from edge_agent.adaptive.anomaly import Anomaly, AnomalyDetector
 from edge_agent.adaptive.config import AdaptiveConfig
-from edge_agent.adaptive.gate import AttemptGate, WallTime
+from edge_agent.adaptive.gate import AttemptGate, Verdict, WallTime
 from edge_agent.adaptive.holder import DownsamplingWriter
 from edge_agent.adaptive.instruments import AdaptiveInstruments
 from edge_agent.adaptive.modes import Mode, ModeMachine, Transition
@@ -163,6 +163,14 @@ class AdaptiveController:
             self.machine = ModeMachine(config, now=trio.current_time())  # off means normal, not frozen
         self._apply_cutoff()
         self._repace(trio.current_time())
+
+    # -- the exporter's attempt advisor (link predictor) ----------------------
+
+    def advise(self, now: float) -> Verdict:
+        return self.gate.check(now, self.wall_time())
+
+    def learned(self, advice: Verdict, now: float, *, failed: bool, rtt: float | None) -> None:
+        self.gate.outcome(advice, now, failed=failed, rtt=rtt)
 
     @property
     def mode(self) -> Mode:

@@ -12,7 +12,8 @@ verdict is one of:
   model in the region it would otherwise never see again);
 * ``skip``: do not attempt now; ask again after ``wait`` seconds, which is
   exactly when the model's features next change (an age bucket or the hour
-  rolls over), at most ``max_defer``.
+  rolls over), at most ``max_defer``. Until then every check answers
+  ``hold`` (not counted again: several batches may be waiting at once).
 
 The exporter reports each attempt's result with :meth:`outcome`, passing
 back the verdict it got; that pairs prediction and outcome even with several
@@ -56,12 +57,15 @@ class AttemptGate:
         self.rng = rng or random.Random()
         self.decisions: dict[str, int] = {}
         self.last_p: float | None = None
+        self._hold_until = 0.0  # after a skip: every attempt waits until then, counted once
 
     def reconfigure(self, config: PredictorConfig) -> None:
         self.config = config
         self.model.learning_rate = config.learning_rate
 
     def check(self, now: float, wall: WallTime) -> Verdict:
+        if now < self._hold_until:  # the skip that started this wait covers every attempt in it
+            return Verdict(False, self.last_p or 0.0, "hold", wait=self._hold_until - now)
         x = self.model.features(now, wall.hour)
         p = self.model.p_fail(x)
         self.last_p = p
@@ -69,6 +73,7 @@ class AttemptGate:
         self.decisions[verdict.kind] = self.decisions.get(verdict.kind, 0) + 1
         if verdict.kind == "skip":
             self.scorecard.skipped += 1
+            self._hold_until = now + verdict.wait
         return verdict
 
     def _decide(self, now: float, wall: WallTime, p: float, x: tuple[tuple[int, float], ...]) -> Verdict:

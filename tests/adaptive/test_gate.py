@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from edge_agent.adaptive.config import PredictorConfig
 from edge_agent.adaptive.gate import MIN_WAIT, AttemptGate, WallTime
 
@@ -47,15 +49,32 @@ def test_never_silent_longer_than_max_defer() -> None:
 def test_explore_sends_some_skip_verdicts() -> None:
     """With explore = 0.2 about a fifth of skip verdicts go out, marked explore, and their outcomes
     measure skip precision."""
-    gate = trained_gate(explore=0.2)
-    kinds = [gate.check(20.0, NOON).kind for _ in range(1000)]
+    gate = trained_gate(explore=0.2, max_defer=1e9)
+    t, kinds = 20.0, []
+    for _ in range(1000):
+        verdict = gate.check(t, NOON)
+        kinds.append(verdict.kind)
+        t += verdict.wait if not verdict.go else 0.0
     assert 150 < kinds.count("explore") < 250
     assert set(kinds) == {"explore", "skip"}
-    verdict = gate.check(20.0, NOON)
+    verdict = gate.check(t, NOON)
     while verdict.kind != "explore":
-        verdict = gate.check(20.0, NOON)
-    gate.outcome(verdict, 21.0, failed=True)
+        t += verdict.wait
+        verdict = gate.check(t, NOON)
+    gate.outcome(verdict, t, failed=True)
     assert gate.scorecard.skip_precision() == 1.0
+
+
+def test_a_skip_holds_every_attempt_until_its_wait_ends() -> None:
+    """Several batches asking during one skip's wait all hold; the skip is counted once."""
+    gate = trained_gate()
+    skip = gate.check(20.0, NOON)
+    assert skip.kind == "skip"
+    held = [gate.check(20.0 + skip.wait * f, NOON) for f in (0.1, 0.5, 0.9)]
+    assert [v.kind for v in held] == ["hold"] * 3
+    assert held[1].wait == pytest.approx(skip.wait * 0.5)
+    assert gate.scorecard.skipped == 1
+    assert gate.check(20.0 + skip.wait, NOON).kind in ("skip", "go", "forced")
 
 
 def test_disabled_gate_always_goes_but_still_learns() -> None:
