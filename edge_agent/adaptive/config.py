@@ -127,12 +127,16 @@ class PredictorConfig:
             "check": _check_fraction,
         },
     )
-    learning_rate: float = field(
-        default=0.2, metadata={"help": "SGD step size of the online model", "check": _check_positive}
+    memory: int = field(
+        default=20,
+        metadata={
+            "help": "outcomes each of the model's failure rates remembers (older ones fade)",
+            "check": _check_positive,
+        },
     )
     warmup: int = field(default=10, metadata={"help": "attempts observed before any is skipped"})
     explore: float = field(
-        default=0.05,
+        default=0.02,
         metadata={
             "help": "share of skip verdicts sent anyway, to measure skip precision",
             "check": _check_probability,
@@ -143,7 +147,7 @@ class PredictorConfig:
         metadata={"help": "after a skip, ask the model again this much later", "check": _check_positive},
     )
     max_defer: Duration = field(
-        default=Duration(900.0),
+        default=Duration(300.0),
         metadata={"help": "never skip when nothing was attempted for this long", "check": _check_positive},
     )
 

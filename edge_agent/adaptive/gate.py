@@ -19,10 +19,21 @@ The exporter reports each attempt's result with :meth:`outcome`, passing
 back the verdict it got; that pairs prediction and outcome even with several
 attempts in flight. A failure is what the circuit breaker counts as one
 (transport errors, timeouts, 502-504): a 429 shows a live link.
+
+Skipping censors the data: a skipped attempt has no outcome. Skips are
+therefore labelled afterwards where the truth is known: a skip followed by
+a failure was made during the outage (failed). Skips followed by a success
+are ambiguous (the link came back at some unknown moment in between) and
+are not learned; explored attempts and the ``max_defer`` probe keep
+sampling that region, so a link whose outages got shorter is noticed.
+Imputed labels teach the model but never enter the scorecard, which
+measures real outcomes only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -30,6 +41,7 @@ from edge_agent.adaptive.config import PredictorConfig
 from edge_agent.adaptive.predictor import LinkModel, Scorecard
 
 MIN_WAIT = 1.0  # never re-ask sooner than this: the answer would not change
+MAX_PENDING_SKIPS = 512  # skips awaiting a label (bounded: 512 x recheck covers hours)
 
 
 @dataclass(frozen=True)
@@ -44,24 +56,27 @@ class WallTime:
 class Verdict:
     go: bool
     p_fail: float
-    kind: str  # go | warmup | forced | explore | skip | off
+    kind: str  # go | warmup | forced | explore | skip | hold | off
     wait: float = 0.0
+    at: float = 0.0  # when the verdict was given
     features: tuple[tuple[int, float], ...] = field(default=(), repr=False)
 
 
 class AttemptGate:
     def __init__(self, config: PredictorConfig, *, rng: random.Random | None = None) -> None:
         self.config = config
-        self.model = LinkModel(learning_rate=config.learning_rate)
+        self.model = LinkModel(memory=config.memory)
         self.scorecard = Scorecard()
         self.rng = rng or random.Random()
         self.decisions: dict[str, int] = {}
         self.last_p: float | None = None
         self._hold_until = 0.0  # after a skip: every attempt waits until then, counted once
+        self._skipped: list[tuple[float, list[tuple[int, float]]]] = []  # (when, features), unlabelled
+        self._learned_at = -math.inf  # when the model last learned an outcome
 
     def reconfigure(self, config: PredictorConfig) -> None:
         self.config = config
-        self.model.learning_rate = config.learning_rate
+        self.model.memory = config.memory
 
     def check(self, now: float, wall: WallTime) -> Verdict:
         if now < self._hold_until:  # the skip that started this wait covers every attempt in it
@@ -69,12 +84,18 @@ class AttemptGate:
         x = self.model.features(now, wall.hour)
         p = self.model.p_fail(x)
         self.last_p = p
-        verdict = self._decide(now, wall, p, tuple(x))
+        verdict = dataclasses.replace(self._decide(now, wall, p, tuple(x)), at=now)
         self.decisions[verdict.kind] = self.decisions.get(verdict.kind, 0) + 1
         if verdict.kind == "skip":
             self.scorecard.skipped += 1
             self._hold_until = now + verdict.wait
+            if len(self._skipped) < MAX_PENDING_SKIPS:
+                self._skipped.append((now, list(x)))
         return verdict
+
+    def is_holding(self, now: float) -> bool:
+        """Attempts are being held back because the link is predicted down."""
+        return now < self._hold_until
 
     def _decide(self, now: float, wall: WallTime, p: float, x: tuple[tuple[int, float], ...]) -> Verdict:
         config, history = self.config, self.model.history
@@ -89,16 +110,30 @@ class AttemptGate:
             return Verdict(True, p, "forced", features=x)
         if self.rng.random() < config.explore:
             return Verdict(True, p, "explore", features=x)
-        wait = min(self.model.stable_for(now, wall.seconds_into_hour), config.max_defer - idle)
+        stable = self.model.stable_for(now, wall.seconds_into_hour)
+        wait = min(stable, config.recheck, config.max_defer - idle)
         return Verdict(False, p, "skip", wait=max(MIN_WAIT, wait), features=x)
 
     def outcome(self, verdict: Verdict, now: float, *, failed: bool, rtt: float | None = None) -> None:
         """The attempt ``verdict`` allowed ended; learn from it."""
+        self._label_skips(now, failed)
         x = list(verdict.features)
         if x:
-            self.model.learn(x, failed)
             self.scorecard.record(verdict.kind, verdict.p_fail, failed)
+            # several attempts released together (after a breaker probe, say) are one piece of
+            # evidence, not many: a verdict older than the last lesson does not teach again
+            if verdict.at >= self._learned_at:
+                self.model.learn(x, failed)
+                self._learned_at = now
         self.model.history.record(now, failed, rtt)
+
+    def _label_skips(self, now: float, failed: bool) -> None:
+        """Learn the skips made before a failure: the link was down all along. Skips followed
+        by a success are ambiguous (it came back at some unknown moment) and are forgotten."""
+        if failed:
+            for _, x in self._skipped:
+                self.model.learn(x, failed=True)
+        self._skipped.clear()
 
     def statistics(self) -> dict[str, object]:
         card = self.scorecard

@@ -1,28 +1,40 @@
-"""Predicting whether the next export attempt fails: an online logistic model (sans-IO).
+"""Predicting whether the next export attempt fails: an online model of the link (sans-IO).
 
 Theory of operation. Links of edge devices fail in patterns: a cellular
 modem that drops every few minutes, a site that powers its uplink down at
-night, a congested backhaul whose RTT climbs before requests time out. The
-model sees, before each attempt, a feature vector of the link's recent
-history and outputs ``p = P(attempt fails)``; after the attempt it learns
-the outcome with one step of stochastic gradient descent on the log loss
-(L2-regularised, so old evidence fades and the model follows a changing
-link). Features, all in ``[0, 1]``:
+night, a congested backhaul whose RTT climbs before requests time out.
+Before each attempt the model estimates ``p = P(attempt fails)`` from the
+link's recent history; after it, it learns the outcome.
 
-* a bias, whether the last attempt failed, an EWMA of the error rate;
-* the RTT trend: short-term over long-term mean RTT of successes;
-* *state age*: one-hot log-spaced buckets (x1.5 from 4 s to ~7 h) of how
-  long the link has been in its current state (since the first failure of
-  the current failure streak, or the first success after the last one).
-  Outages and up-times have characteristic lengths; this is a piecewise
-  hazard model the regression learns;
-* time of day: one-hot hour (local time of the device), for outages that
-  come with the clock (nightly maintenance, a solar-powered uplink).
+The estimate combines a few *cells*, each an exponentially weighted failure
+rate of the attempts that fell into it (a running mean whose weight is
+capped at ``1 / memory``, so old evidence fades and the model follows a
+changing link):
+
+* the **state**: whether the last attempt failed (the link is down or up);
+* the **state age**: log-spaced buckets (x1.5 from 4 s to ~7 h) of how long
+  the link has been in that state: since the first failure of the current
+  failure streak, or the first success after it. Outages and up-times have
+  characteristic lengths; per bucket this is a discrete hazard estimate;
+* the **hour of day** in that state (device local time), for outages that
+  come with the clock (nightly maintenance, a solar-powered uplink);
+* while up, the **RTT trend** (recent over long-run mean RTT, in three
+  bands): a congested path slows down before it fails.
+
+The age cell is the main estimate, shrunk towards its state's rate until it
+holds evidence (``(n r + 3 r_state) / (n + 3)``). The hour cell then moves
+it by ``n / (n + 10)`` of their disagreement: an hour the model knows little
+about is neutral, one it has seen many times (the link is always down at
+03:00, always back at 08:00) weighs in. The RTT band's failure rate raises
+the estimate when it is higher (a slowing path). Keeping
+the cells separate, rather than fitting weights jointly by gradient
+descent, stops the thousands of successes while the link is up from
+swamping the few attempts made while it is down; an hour that says
+nothing about the link never overrules the age.
 
 The prediction can only change when a bucket boundary or an hour passes,
 or with a new outcome: :meth:`LinkModel.stable_for` says how long the
-current features stay as they are (the gate uses it to sleep exactly
-until the answer might change).
+current cells stay as they are (the gate sleeps exactly until then).
 """
 
 from __future__ import annotations
@@ -32,11 +44,15 @@ from dataclasses import dataclass, field
 
 AGE_BUCKETS = tuple(4.0 * 1.5**i for i in range(24))  # 4 s ... ~7 h, bucket edges
 _N_AGE = len(AGE_BUCKETS) + 1
-_BASE = 4  # bias, last failed, error rate, rtt trend
-_UP_AGE = _BASE
-_DOWN_AGE = _UP_AGE + _N_AGE
-_HOUR = _DOWN_AGE + _N_AGE
-N_FEATURES = _HOUR + 24
+# cell layout: per state (0 = up, 1 = down): the state itself, its age buckets, its hours;
+# then the RTT bands (up only); index 2 * _PER_STATE is "nothing seen yet"
+_PER_STATE = 1 + _N_AGE + 24
+_RTT_CELLS = 2 * _PER_STATE
+_UNKNOWN = _RTT_CELLS + 3
+N_CELLS = _UNKNOWN + 1
+PRIOR_RATE = 0.1  # before any evidence: most attempts succeed
+SHRINK = 3.0  # pseudo-observations of the state's rate in an age cell's estimate
+HOUR_SHRINK = 10.0  # an hour cell moves the estimate by n / (n + 10) of its disagreement
 
 
 def _bucket(age: float) -> int:
@@ -52,7 +68,6 @@ class LinkHistory:
 
     last_failed: bool | None = None
     state_since: float = 0.0  # when the current streak (of failures or of successes) began
-    error_rate: float = 0.0
     rtt_short: float | None = None
     rtt_long: float | None = None
     attempts: int = 0
@@ -62,7 +77,6 @@ class LinkHistory:
         if self.last_failed is None or failed != self.last_failed:
             self.state_since = now
         self.last_failed = failed
-        self.error_rate += 0.3 * (float(failed) - self.error_rate)
         if rtt is not None and not failed:
             self.rtt_short = rtt if self.rtt_short is None else self.rtt_short + 0.5 * (rtt - self.rtt_short)
             self.rtt_long = rtt if self.rtt_long is None else self.rtt_long + 0.05 * (rtt - self.rtt_long)
@@ -72,43 +86,48 @@ class LinkHistory:
 
 @dataclass
 class LinkModel:
-    learning_rate: float = 0.2
-    l2: float = 1e-4
+    memory: int = 20  # a cell's running mean weighs new outcomes at least 1/memory
     history: LinkHistory = field(default_factory=LinkHistory)
-    weights: list[float] = field(default_factory=lambda: [0.0] * N_FEATURES)
-
-    def __post_init__(self) -> None:
-        self.weights[0] = -2.0  # prior: most attempts succeed (p ~ 0.12)
+    rates: list[float] = field(default_factory=lambda: [PRIOR_RATE] * N_CELLS)
+    counts: list[float] = field(default_factory=lambda: [0.0] * N_CELLS)
 
     def features(self, now: float, hour: int) -> list[tuple[int, float]]:
-        """The sparse feature vector as ``(index, value)`` pairs."""
+        """The cells this attempt falls into, as ``(cell, 1.0)`` pairs; the state's cell first."""
         h = self.history
-        x = [(0, 1.0), (2, h.error_rate)]
-        if h.rtt_short is not None and h.rtt_long:
-            x.append((3, min(1.0, max(0.0, (h.rtt_short / h.rtt_long - 1.0) / 2.0))))
-        if h.last_failed is not None:
-            age = _bucket(max(0.0, now - h.state_since))
-            if h.last_failed:
-                x.append((1, 1.0))
-                x.append((_DOWN_AGE + age, 1.0))
-            else:
-                x.append((_UP_AGE + age, 1.0))
-        x.append((_HOUR + hour % 24, 1.0))
-        return x
+        if h.last_failed is None:
+            return [(_UNKNOWN, 1.0)]
+        base = _PER_STATE if h.last_failed else 0
+        age = _bucket(max(0.0, now - h.state_since))
+        cells = [(base, 1.0), (base + 1 + age, 1.0), (base + 1 + _N_AGE + hour % 24, 1.0)]
+        if not h.last_failed and h.rtt_short is not None and h.rtt_long:
+            ratio = h.rtt_short / h.rtt_long
+            cells.append((_RTT_CELLS + (0 if ratio < 1.2 else 1 if ratio < 2.0 else 2), 1.0))
+        return cells
+
+    def _estimate(self, cell: int, prior: float) -> float:
+        n = self.counts[cell]
+        return (n * self.rates[cell] + SHRINK * prior) / (n + SHRINK)
 
     def p_fail(self, x: list[tuple[int, float]]) -> float:
-        z = sum(self.weights[i] * v for i, v in x)
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        state = x[0][0]
+        prior = self._estimate(state, PRIOR_RATE)
+        if len(x) == 1:
+            return prior
+        age = self._estimate(x[1][0], prior)
+        hour, n = self.rates[x[2][0]], self.counts[x[2][0]]
+        p = age + n / (n + HOUR_SHRINK) * (hour - age)  # an hour without evidence is neutral
+        if len(x) > 3:
+            p = max(p, self._estimate(x[3][0], p))
+        return p
 
     def learn(self, x: list[tuple[int, float]], failed: bool) -> None:
-        """One SGD step on the log loss for this example."""
-        error = self.p_fail(x) - float(failed)
-        rate = self.learning_rate
-        for i, v in x:
-            self.weights[i] -= rate * (error * v + self.l2 * self.weights[i])
+        """Move every cell of ``x`` towards the outcome."""
+        for cell, _ in x:
+            n = self.counts[cell] = min(self.counts[cell] + 1.0, float(self.memory))
+            self.rates[cell] += (float(failed) - self.rates[cell]) / n
 
     def stable_for(self, now: float, seconds_into_hour: float) -> float:
-        """Seconds until the features can change without a new outcome (next age bucket or hour)."""
+        """Seconds until the cells can change without a new outcome (next age bucket or hour)."""
         until_hour = 3600.0 - seconds_into_hour
         h = self.history
         if h.last_failed is None:

@@ -200,7 +200,10 @@ class Agent:
         return self.buffer.queued_bytes() / self.buffer.max_bytes if self.buffer.max_bytes else 0.0
 
     def _link_up(self) -> bool:
-        """False while no endpoint's circuit breaker is closed (the link is down)."""
+        """False while no endpoint's circuit breaker is closed, or the link predictor holds
+        attempts back because it expects them to fail (either way the link is down)."""
+        if self.adaptive.gate.is_holding(trio.current_time()):
+            return False
         return any(e.breaker.state is BreakerState.CLOSED for e in self.exporter.endpoints.entries)
 
     def _probe(self, stage: str) -> StageProbe:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -105,3 +106,33 @@ def test_halves_failed_attempts_on_a_periodic_link() -> None:
     slots = 5 * 3600 // 5 // 2  # attempts every 5 s in five hours, half of them while down
     assert failed <= 0.5 * slots
     assert ok >= 0.6 * slots
+
+
+def test_skips_before_a_failure_are_learned_as_failures() -> None:
+    """Skipped checks have no outcome; a later failure shows the link was down for them, so their
+    cells learn a failure. Skips followed by a success are ambiguous and teach nothing."""
+    gate = trained_gate(max_defer=1e9)
+    skip = gate.check(20.0, NOON)
+    cell = skip.features[1][0]
+    before = gate.model.counts[cell]
+    go = gate.check(20.0 + skip.wait, NOON)
+    gate.outcome(dataclasses.replace(go, at=20.0 + skip.wait), 21.0 + skip.wait, failed=True)
+    assert gate.model.counts[cell] > before
+    skip2 = gate.check(30.0 + skip.wait, NOON)
+    counts = list(gate.model.counts)
+    later = gate.check(31.0 + skip.wait + skip2.wait, NOON)
+    gate.outcome(later, 32.0 + skip.wait + skip2.wait, failed=False)
+    changed = [i for i, (a, b) in enumerate(zip(counts, gate.model.counts, strict=True)) if a != b]
+    assert all(i in {c for c, _ in later.features} for i in changed)  # only the real attempt's cells
+
+
+def test_attempts_released_together_teach_once() -> None:
+    """Several attempts decided before the latest lesson (batches released by one breaker probe)
+    are scored, but only the first teaches the model."""
+    gate = AttemptGate(PredictorConfig(warmup=0, explore=0.0))
+    verdicts = [gate.check(0.0, NOON) for _ in range(4)]
+    for v in verdicts:
+        gate.outcome(v, 1.0, failed=False)
+    assert gate.model.history.attempts == 4
+    assert len(gate.scorecard.recent) == 4
+    assert gate.model.counts[verdicts[0].features[0][0]] == 1.0

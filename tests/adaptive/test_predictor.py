@@ -4,42 +4,86 @@ from __future__ import annotations
 
 import pytest
 
-from edge_agent.adaptive.predictor import AGE_BUCKETS, LinkHistory, LinkModel, Scorecard
+from edge_agent.adaptive.predictor import AGE_BUCKETS, PRIOR_RATE, LinkHistory, LinkModel, Scorecard
+
+
+def cycle(model: LinkModel, t: float, *, up: float, down: float, every: float = 10.0, hour: int = 3) -> float:
+    """One up period then one outage, an attempt every `every` seconds; returns the end time."""
+    for is_up, length in ((True, up), (False, down)):
+        end = t + length
+        while t < end:
+            x = model.features(t, hour)
+            model.learn(x, failed=not is_up)
+            model.history.record(t, failed=not is_up, rtt=0.1 if is_up else None)
+            t += every
+    return t
 
 
 def test_prior_is_optimistic() -> None:
     """Before any outcome the model predicts that attempts mostly succeed."""
     model = LinkModel()
-    assert model.p_fail(model.features(0.0, 12)) < 0.2
+    assert model.p_fail(model.features(0.0, 12)) == pytest.approx(PRIOR_RATE)
 
 
-def test_learns_that_failures_follow_failures_early_in_an_outage() -> None:
-    """After a few outages that last 5 minutes, an attempt 30 s into an outage is predicted to fail,
-    one 30 s into an up-time to succeed."""
+def test_learns_how_long_outages_last() -> None:
+    """After outages of 5 minutes, an attempt 30 s into an outage is predicted to fail, one 5 minutes
+    into it (the link came back then) less so, one 30 s into an up-time to succeed."""
     model = LinkModel()
     t = 0.0
-    for _ in range(12):  # 12 cycles of 5 min up, 5 min down, an attempt every 10 s
-        for up in (True, False):
-            for _ in range(30):
-                x = model.features(t, hour=3)
-                model.learn(x, failed=not up)
-                model.history.record(t, failed=not up, rtt=0.1 if up else None)
-                t += 10
-    model.history.record(t, failed=True, rtt=None)
-    assert model.p_fail(model.features(t + 30, 3)) > 0.9
-    for back in (400, 410, 420):
-        model.history.record(t + back, failed=False, rtt=0.1)
-    assert model.p_fail(model.features(t + 430, 3)) < 0.2
+    for _ in range(25):
+        t = cycle(model, t, up=300, down=300)
+    model.history = LinkHistory(last_failed=True, state_since=t)
+    early = model.p_fail(model.features(t + 30, 3))
+    assert early > 0.9
+    model.history = LinkHistory(last_failed=True, state_since=t - 300)
+    assert model.p_fail(model.features(t, 3)) < early
+    model.history = LinkHistory(last_failed=False, state_since=t - 30)
+    assert model.p_fail(model.features(t, 3)) < 0.1
 
 
-def test_features_are_sparse_one_hot() -> None:
-    """Bias, error rate, one state-age bucket and one hour; last-failed only while failing."""
+def test_an_hour_with_evidence_weighs_in_an_unknown_hour_is_neutral() -> None:
+    """The hour cell moves the estimate only as far as its evidence allows."""
     model = LinkModel()
+    t = 0.0
+    for _ in range(25):
+        t = cycle(model, t, up=300, down=300, hour=3)
+    model.history = LinkHistory(last_failed=True, state_since=t - 30)
+    at_3, at_4 = model.p_fail(model.features(t, 3)), model.p_fail(model.features(t, 4))
+    (state, _), (age, _), _ = model.features(t, 4)
+    assert at_4 == pytest.approx(model._estimate(age, model._estimate(state, PRIOR_RATE)))  # age alone
+    # hour 8 has seen the link come back many times: it lowers the estimate
+    for _ in range(20):
+        model.learn(model.features(t, 8), failed=False)
+    assert model.p_fail(model.features(t, 8)) < at_3 - 0.3
+
+
+def test_cells_forget_old_evidence() -> None:
+    """With memory 20 a cell follows a changed link within a few dozen outcomes."""
+    model = LinkModel(memory=20)
     model.history.record(0.0, failed=True, rtt=None)
-    x = dict(model.features(5.0, 7))
-    assert x[0] == 1.0
-    assert x[1] == 1.0
-    assert sum(1 for i in x if i >= 4) == 2  # one age bucket, one hour
+    x = model.features(1.0, 3)
+    for _ in range(100):
+        model.learn(x, failed=True)
+    for _ in range(40):
+        model.learn(x, failed=False)
+    assert model.p_fail(x) < 0.2
+
+
+def test_rtt_trend_raises_the_estimate() -> None:
+    """A path whose RTT doubled falls into a band whose failure rate raises the prediction."""
+    model = LinkModel()
+    model.history.record(0.0, failed=False, rtt=0.1)
+    for i in range(40):
+        model.history.record(float(i), failed=False, rtt=0.1)
+    slow = LinkHistory(last_failed=False, state_since=0.0, rtt_short=0.5, rtt_long=0.1)
+    base = model.p_fail(model.features(50.0, 3))
+    model.history = slow
+    x = model.features(50.0, 3)
+    assert len(x) == 4
+    for _ in range(20):
+        model.learn(x, failed=True)
+    model.history = LinkHistory(last_failed=False, state_since=0.0, rtt_short=0.5, rtt_long=0.1)
+    assert model.p_fail(model.features(50.0, 3)) > base
 
 
 def test_stable_for_is_the_next_bucket_edge_or_hour() -> None:
