@@ -26,7 +26,9 @@ class _Held:
 
 
 class MemoryBuffer:
-    """Implements :class:`~edge_agent.buffer.api.BufferWriter` and ``BufferReader``."""
+    """Implements :class:`~edge_agent.buffer.api.ManagedBuffer` in memory."""
+
+    kind = "memory"
 
     def __init__(self, max_bytes: int, dropped: Counter) -> None:
         self.max_bytes = max_bytes
@@ -38,6 +40,14 @@ class MemoryBuffer:
         self._in_flight_bytes = 0
         self._data_ready = trio.Event()
         self._settled = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Nothing to open or run in the background."""
+        task_status.started()
+
+    async def flush(self) -> None:
+        """Nothing to commit: memory is as durable as this buffer gets."""
+        await trio.lowlevel.checkpoint()
 
     # -- writer ------------------------------------------------------------
 
@@ -147,3 +157,11 @@ class MemoryBuffer:
         for (_, signal), queue in self._queues.items():
             counts[signal.value] += sum(f.records for f in queue)
         return counts
+
+    def status(self) -> dict[str, object]:
+        return {
+            "kind": "memory",
+            "bytes": self.queued_bytes(),
+            "max_bytes": self.max_bytes,
+            "records": self.queued_records(),
+        }

@@ -2,13 +2,14 @@
 
 Nursery tree::
 
-    core nursery:   exporter, admin endpoint
+    core nursery:   buffer (committer), exporter, admin endpoint
       sources nursery: one supervised task per plugin instance, self-telemetry
 
 ``run`` reports started once every stage is up (that is when the agent is
 ready). :meth:`Agent.request_stop` begins an orderly shutdown: the sources
-are cancelled first, then the buffer and exporter get ``shutdown_grace`` to
-drain before the core is cancelled.
+are cancelled first, the buffer commits what it holds, then the exporter
+gets ``shutdown_grace`` to drain before the core is cancelled (a disk buffer
+keeps whatever is left for the next start).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import trio
 from edge_agent._version import __version__
 from edge_agent.admin.config import parse_host_port
 from edge_agent.admin.endpoint import AdminEndpoint
-from edge_agent.buffer.memory import MemoryBuffer
+from edge_agent.buffer.factory import open_buffer
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.errors import EdgeAgentError
 from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_tcp
@@ -80,7 +81,13 @@ class Agent:
         self.clock = clock or AgentClock()
         self.config_files = config_files
         self.instruments = AgentInstruments.create()
-        self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
+        self.buffer = open_buffer(
+            config.buffer,
+            state_dir,
+            self.instruments.buffer,
+            exporter_compression=config.exporter.compression,
+            wall_ns=self.clock.time_ns,
+        )
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self.export_status = ExportStatus(endpoint=config.exporter.endpoint)
         self.exporter = Exporter(
@@ -107,6 +114,7 @@ class Agent:
             runners.append(self._self_telemetry_runner(resource))
         self._stage.started_unix = time.time()
         async with trio.open_nursery() as core:
+            await core.start(self.buffer.run)
             await core.start(self.exporter.run)
             if self.config.admin.enabled:
                 await core.start(self._serve_admin)
@@ -129,13 +137,18 @@ class Agent:
         self._stage.state = "stopped"
 
     async def _drain(self) -> None:
-        grace = self.config.agent.shutdown_grace
-        with trio.move_on_after(grace):
-            await self.buffer.wait_drained()
+        await self.buffer.flush()
+        durable = self.buffer.kind == "disk"
+        if not (durable and self.export_status.upstream == "unreachable"):
+            with trio.move_on_after(self.config.agent.shutdown_grace):
+                await self.buffer.wait_drained()
         left = self.buffer.queued_records()
         if any(left.values()):
-            lost = ", ".join(f"{n} {s}" for s, n in left.items() if n)
-            log.warning("shutting down with undelivered records held in memory (%s): they are lost", lost)
+            held = ", ".join(f"{n} {s}" for s, n in left.items() if n)
+            if durable:
+                log.info("shutting down with undelivered records on disk (%s): sent after restart", held)
+            else:
+                log.warning("shutting down with undelivered records held in memory (%s): they are lost", held)
 
     async def _device_id(self, store: CborStateStore) -> str:
         device_id = store.get("device_id")
@@ -232,12 +245,7 @@ class Agent:
             },
             "pipeline": {"state": self._stage.state},
             "plugins": [s.as_dict() for s in self.plugin_statuses],
-            "queue": {
-                "kind": "memory",
-                "bytes": self.buffer.queued_bytes(),
-                "max_bytes": self.buffer.max_bytes,
-                "records": self.buffer.queued_records(),
-            },
+            "queue": self.buffer.status(),
             "export": {
                 **self.export_status.as_dict(),
                 "exported": {s["signal"]: v for s, v in _by_labels(self.instruments.export.exported)},

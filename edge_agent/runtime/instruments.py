@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from edge_agent.buffer.instruments import BufferInstruments
 from edge_agent.export.exporter import ExportCounters
 from edge_agent.runtime.pipeline import PipelineCounters
 from edge_agent.runtime.supervisor import PluginCounters
@@ -20,6 +21,7 @@ class AgentInstruments:
     plugins: PluginCounters
     export: ExportCounters
     dropped: Counter
+    buffer: BufferInstruments
 
     @classmethod
     def create(cls) -> AgentInstruments:
@@ -54,8 +56,9 @@ class AgentInstruments:
             ),
             latency=reg.histogram("export.latency", "upstream request latency", labels=("signal",)),
         )
+        buffer = BufferInstruments.create(reg, dropped)
         _process_gauges(reg)
-        return cls(reg, pipeline, plugins, export, dropped)
+        return cls(reg, pipeline, plugins, export, dropped, buffer)
 
 
 def _process_gauges(reg: Registry) -> None:

@@ -1,0 +1,122 @@
+"""Open batches waiting for the next group commit, and the memory bound on them (sans-IO).
+
+Writers add fragments to the open batch of their (signal, priority). A
+commit takes every open batch at once (one write and one fsync round for
+all of them) when the oldest has waited ``commit_interval`` or any has
+reached ``commit_bytes``. Memory counts open batches and batches being
+committed, so a slow disk cannot make memory grow past ``max_bytes``.
+Batches the disk budget could not take yet (``block`` policy) are put back
+and count against memory until they are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edge_agent.buffer.segments import StreamKey
+from edge_agent.otlp.fragment import Fragment, Priority
+
+
+@dataclass
+class OpenBatch:
+    """Fragments of one stream accepted since the last commit. Merged by concatenation."""
+
+    id: int
+    stream: StreamKey
+    opened_at: float
+    parts: list[bytes] = field(default_factory=list)
+    raw_size: int = 0
+    records: int = 0
+    first_ns: int = 0
+    last_ns: int = 0
+
+    def add(self, fragment: Fragment) -> None:
+        self.parts.append(fragment.payload)
+        self.raw_size += len(fragment.payload)
+        self.records += fragment.records
+        if fragment.first_ns and (not self.first_ns or fragment.first_ns < self.first_ns):
+            self.first_ns = fragment.first_ns
+        self.last_ns = max(self.last_ns, fragment.last_ns, fragment.first_ns)
+
+    def payload(self) -> bytes:
+        return b"".join(self.parts)
+
+
+class OpenBatches:
+    def __init__(self, *, max_bytes: int, commit_bytes: int, commit_interval: float) -> None:
+        self.max_bytes = max_bytes
+        self.commit_bytes = commit_bytes
+        self.commit_interval = commit_interval
+        self._open: dict[StreamKey, OpenBatch] = {}
+        self._next_id = 0
+        self.committing_bytes = 0  # taken for a commit, not yet written (or put back)
+
+    @property
+    def open_bytes(self) -> int:
+        return sum(b.raw_size for b in self._open.values())
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.open_bytes + self.committing_bytes
+
+    def open_records(self) -> list[tuple[StreamKey, int]]:
+        return [(k, b.records) for k, b in self._open.items()]
+
+    def fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes stay within the memory bound (one oversized fragment always fits
+        into an otherwise empty buffer, or it could never be accepted)."""
+        used = self.memory_bytes
+        return used == 0 or used + size <= self.max_bytes
+
+    def add(self, fragment: Fragment, now: float) -> int:
+        """Add to the stream's open batch; returns the batch id (to wait for its commit)."""
+        priority = fragment.priority if fragment.priority is not None else Priority.NORMAL
+        stream = (fragment.signal, priority)
+        batch = self._open.get(stream)
+        if batch is None:
+            batch = self._open[stream] = OpenBatch(self._next_id, stream, now)
+            self._next_id += 1
+        batch.add(fragment)
+        return batch.id
+
+    def due_at(self) -> float | None:
+        """When the next commit is due (interval of the oldest batch), None when nothing is open."""
+        if not self._open:
+            return None
+        return min(b.opened_at for b in self._open.values()) + self.commit_interval
+
+    def is_full(self) -> bool:
+        return any(b.raw_size >= self.commit_bytes for b in self._open.values())
+
+    def take(self) -> list[OpenBatch]:
+        """Every open batch, most important priority first, for one group commit."""
+        batches = sorted(self._open.values(), key=lambda b: (b.stream[1], b.id))
+        self._open.clear()
+        self.committing_bytes += sum(b.raw_size for b in batches)
+        return batches
+
+    def done(self, batches: list[OpenBatch]) -> None:
+        """The commit of ``batches`` finished (written or dropped): release their memory."""
+        self.committing_bytes -= sum(b.raw_size for b in batches)
+
+    def put_back(self, batches: list[OpenBatch]) -> dict[int, int]:
+        """Batches that could not be written: reopen them ahead of anything added since.
+
+        Returns ``{absorbed id: surviving id}`` for batches merged into an older one,
+        so their waiters can be moved.
+        """
+        self.done(batches)
+        absorbed: dict[int, int] = {}
+        for batch in batches:
+            newer = self._open.get(batch.stream)
+            if newer is not None:
+                absorbed[newer.id] = batch.id
+                # the older data goes first; the merged batch keeps the older id for its waiters
+                batch.parts.extend(newer.parts)
+                batch.raw_size += newer.raw_size
+                batch.records += newer.records
+                batch.last_ns = max(batch.last_ns, newer.last_ns)
+                if newer.first_ns and (not batch.first_ns or newer.first_ns < batch.first_ns):
+                    batch.first_ns = newer.first_ns
+            self._open[batch.stream] = batch
+        return absorbed
