@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print the raw /status JSON")
 
+    from edge_agent.cli_buffer import add_buffer_parser
+
+    add_buffer_parser(sub, with_config)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -97,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from edge_agent.cli_info import status_command
 
             return status_command(args, _load(args), os.environ)
+        if args.command == "buffer":
+            from edge_agent.cli_buffer import buffer_command
+
+            return buffer_command(args, _load(args), dict(os.environ))
     except EdgeAgentError as exc:
         print(f"edge-agent: {exc}", file=sys.stderr)
         return EXIT_ERROR

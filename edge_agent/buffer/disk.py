@@ -372,12 +372,10 @@ class DiskBuffer:
         segment = self._table.remove(seq)
         self._planner.segment_removed(seq)
         lost = max(0, segment.unsettled_records - self._planner.in_flight_records(seq))
-        self._drops.record(
-            segment.header.signal,
-            "disk_budget",
-            lost,
-            f"evicted {segment.name} ({segment.header.priority.name.lower()})",
-        )
+        # a fully settled segment still "holding" records held them in destroyed frames
+        reason = "corrupt" if segment.is_settled() else "disk_budget"
+        detail = f"evicted {segment.name} ({segment.header.priority.name.lower()})"
+        self._drops.record(segment.header.signal, reason, lost, detail)
         self._state_dirty = True
 
     # -- housekeeping ------------------------------------------------------
@@ -416,8 +414,11 @@ class DiskBuffer:
         if done:
             await trio.to_thread.run_sync(self._store.delete, done)
             for seq in done:
-                self._table.remove(seq)
+                segment = self._table.remove(seq)
                 self._planner.segment_removed(seq)
+                # records counted in the segment that no readable frame held: lost in damage
+                detail = f"frames with destroyed headers in {segment.name}"
+                self._drops.record(segment.header.signal, "corrupt", segment.unsettled_records, detail)
             self._state_dirty = True
             if self._blocked_until is not None:
                 self._blocked_until = now  # room again: retry the deferred data at once
@@ -537,7 +538,8 @@ def _log_report(directory: Path, report: RecoveryReport, table: SegmentTable) ->
                 damage.offset,
                 damage.reason,
             )
-    for name, _, records in report.vanished:
-        log.warning("buffer: %s vanished with %d unsent record(s)", name, records)
+    for name, _, records, reason in report.lost:
+        what = "vanished" if reason == "segment_missing" else "was unusable and removed"
+        log.warning("buffer: %s %s with %d unsent record(s)", name, what, records)
     for name in report.ignored:
         log.warning("buffer: ignoring unexpected file %s in %s", name, directory)

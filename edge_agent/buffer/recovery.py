@@ -12,7 +12,11 @@ Rules, in order of preference:
    they fit in the file; a record that points past the end of the file is
    not trusted at all (its frames are sent again: at-least-once).
 3. A segment in the state but missing on disk is forgotten; its unsettled
-   records are counted as dropped (reason ``segment_missing``).
+   records are counted as dropped (reason ``segment_missing``), or
+   ``corrupt`` when the file was there but unusable (a torn header).
+4. When a segment is deleted after all its readable frames were settled,
+   records the state counted in it but that no frame delivered (frames
+   whose header was destroyed) are counted as ``corrupt`` then.
 
 Nothing here can make start-up fail: the worst case is "everything found is
 resent, everything unreadable is counted".
@@ -41,7 +45,9 @@ class RecoveryReport:
     damage: list[tuple[str, Damage]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
-    vanished: list[tuple[str, Signal, int]] = field(default_factory=list)
+    # segments the state knew about that are gone (reason segment_missing) or were
+    # unusable and removed (reason corrupt): (file name, signal, unsent records, reason)
+    lost: list[tuple[str, Signal, int, str]] = field(default_factory=list)
     state_problem: str = ""
 
     def dropped(self) -> Counter[tuple[Signal, str]]:
@@ -51,15 +57,15 @@ class RecoveryReport:
             if damage.signal is not None and damage.records:
                 reason = "torn_write" if damage.reason == "torn" else "corrupt"
                 lost[(damage.signal, reason)] += damage.records
-        for _, signal, records in self.vanished:
-            lost[(signal, "segment_missing")] += records
+        for _, signal, records, reason in self.lost:
+            lost[(signal, reason)] += records
         return lost
 
     def corrupt_bytes(self) -> int:
-        return sum(d.length for _, d in self.damage if d.reason != "torn")
+        return sum(d.length for _, d in self.damage)
 
     def is_clean(self) -> bool:
-        return not (self.damage or self.vanished or self.state_problem)
+        return not (self.damage or self.lost or self.state_problem)
 
 
 def trusted_segment(header: SegmentHeader, file_size: int, record: SegmentRecord | None) -> Segment | None:

@@ -248,8 +248,9 @@ class ReplayPlanner:
             if segment is None or item.offset != position or item.offset >= request.limit:
                 break
             if isinstance(item, Damage):
-                segment.settle(item.offset, item.end, item.records)
-                damages.append(item)
+                if not segment.settled.covers(item.offset, item.end):  # not already known and counted
+                    segment.settle(item.offset, item.end, item.records)
+                    damages.append(item)
             elif not self._is_claimed(segment, item):
                 if picked and raw + item.raw_size > max_bytes:
                     break

@@ -113,9 +113,10 @@ class SegmentStore:
         if state is not None:
             for seq, record in state.segments.items():
                 if table.get(seq) is None and record.records > record.settled_records:
-                    unsettled = record.records - record.settled_records
                     name = segment_name(seq, record.signal, record.priority)
-                    report.vanished.append((name, record.signal, unsettled))
+                    reason = "corrupt" if name in report.removed else "segment_missing"
+                    unsent = record.records - record.settled_records
+                    report.lost.append((name, record.signal, unsent, reason))
         next_seq = max(highest + 1, state.next_seq if state else 0)
         return Recovered(table, report, next_seq)
 

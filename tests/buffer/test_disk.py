@@ -13,13 +13,13 @@ from edge_agent.buffer.store import STATE_FILE
 from edge_agent.errors import BufferFullError, StorageError
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 from tests.buffer.helpers import (
+    directory_bytes,
     drain,
     dropped,
     incompressible_logs,
     instruments,
     log_fragment,
     opened,
-    directory_bytes,
     record_ids,
     segment_files,
     write,
