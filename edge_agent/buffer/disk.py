@@ -273,7 +273,10 @@ class DiskBuffer:
                         new_header=self._new_header,
                     )
                     fsync = self.config.fsync == "always"
-                    result = await trio.to_thread.run_sync(lambda: self._store.execute(plan, fsync=fsync))
+                    state = self._state_without(plan.victims) if plan.victims else None
+                    result = await trio.to_thread.run_sync(
+                        lambda: self._store.execute(plan, fsync=fsync, state=state)
+                    )
                     self._apply(plan, result, batches)
 
     def _prepare(self, batches: list[OpenBatch]) -> list[Prepared]:
@@ -308,6 +311,11 @@ class DiskBuffer:
             encrypted=sealer is not None,
             key_id=sealer.key_id if sealer is not None else b"\0\0\0\0",
         )
+
+    def _state_without(self, victims: list[int]) -> bytes:
+        """State to save before evicting ``victims``: a crash after the deletion then finds no
+        "vanished" segments (their loss was counted here); a crash before it resends them."""
+        return encode_state([s for s in self._table if s.seq not in victims], self._next_seq)
 
     def _disk_limit(self) -> int:
         # room for the state file and its temporary copy while it is replaced
@@ -410,19 +418,25 @@ class DiskBuffer:
             log.error("%s in %s: %s; retrying", what, self.directory, exc.strerror or exc)
 
     async def _delete_done(self, now: float) -> None:
-        done = [s.seq for s in self._table.done()]
-        if done:
-            await trio.to_thread.run_sync(self._store.delete, done)
-            for seq in done:
-                segment = self._table.remove(seq)
-                self._planner.segment_removed(seq)
-                # records counted in the segment that no readable frame held: lost in damage
-                detail = f"frames with destroyed headers in {segment.name}"
-                self._drops.record(segment.header.signal, "corrupt", segment.unsettled_records, detail)
-            self._state_dirty = True
-            if self._blocked_until is not None:
-                self._blocked_until = now  # room again: retry the deferred data at once
-            self._notify_space()
+        done = self._table.done()
+        if not done:
+            return
+        for segment in done:
+            # records the segment held in frames nobody could read (destroyed headers): lost
+            detail = f"frames with destroyed headers in {segment.name}"
+            self._drops.record(segment.header.signal, "corrupt", segment.unsettled_records, detail)
+            segment.settled_records = segment.records
+        # the state saying "all settled" goes first: a crash between the two must not make
+        # the next start report these files as vanished with unsent records
+        await self._save_state(now)
+        await trio.to_thread.run_sync(self._store.delete, [s.seq for s in done])
+        for segment in done:
+            self._table.remove(segment.seq)
+            self._planner.segment_removed(segment.seq)
+        self._state_dirty = True
+        if self._blocked_until is not None:
+            self._blocked_until = now  # room again: retry the deferred data at once
+        self._notify_space()
 
     async def _sync_and_save(self, now: float, *, force_state: bool) -> None:
         if self.config.fsync == "interval" and now - self._last_fsync >= self.config.fsync_interval:
@@ -431,15 +445,18 @@ class DiskBuffer:
                 self._instruments.fsync_latency.observe(seconds)
             self._last_fsync = now
         if force_state or (self._state_dirty and now - self._last_state_write >= self.config.state_interval):
-            data = encode_state(self._table, self._next_seq)
-            self._state_dirty = False  # acks arriving during the write make it dirty again
-            self._last_state_write = now
-            try:
-                await trio.to_thread.run_sync(self._store.write_state, data)
-            except OSError:
-                self._state_dirty = True
-                raise
-            self._state_size = len(data)
+            await self._save_state(now)
+
+    async def _save_state(self, now: float) -> None:
+        data = encode_state(self._table, self._next_seq)
+        self._state_dirty = False  # acks arriving during the write make it dirty again
+        self._last_state_write = now
+        try:
+            await trio.to_thread.run_sync(self._store.write_state, data)
+        except OSError:
+            self._state_dirty = True
+            raise
+        self._state_size = len(data)
 
     def _update_gauges(self) -> None:
         sizes = {stream: [0, 0] for stream in ALL_STREAMS}

@@ -207,11 +207,16 @@ class SegmentStore:
 
     # -- writing -----------------------------------------------------------
 
-    def execute(self, plan: CommitPlan, *, fsync: bool) -> CommitResult:
-        """Carry out a commit plan; stops at the first error and says how far it got."""
+    def execute(self, plan: CommitPlan, *, fsync: bool, state: bytes | None = None) -> CommitResult:
+        """Carry out a commit plan; stops at the first error and says how far it got.
+
+        ``state``, if given, is saved before anything is deleted.
+        """
         result = CommitResult()
         touched: set[int] = set()
         try:
+            if state is not None:
+                self.write_state(state)
             for seq in plan.victims:
                 self._remove(seq)
                 result.deleted.append(seq)
