@@ -90,7 +90,13 @@ def segment_files(directory: Path) -> list[Path]:
 
 def directory_bytes(directory: Path) -> int:
     """Every byte the buffer directory holds (segments, state, anything else)."""
-    return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+    total = 0
+    for entry in os.scandir(directory):
+        try:
+            total += entry.stat().st_size
+        except FileNotFoundError:
+            pass  # deleted by the buffer while we looked: it holds nothing any more
+    return total
 
 
 def dropped(inst: BufferInstruments, reason: str, signal: Signal = Signal.LOGS) -> float:
