@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,14 @@ from edge_agent.testing import count_records, decode_request
 
 RESOURCE = attributes.resource({"service.name": "buffer-test"})
 SCOPE = attributes.scope("tests.buffer", "1")
+
+
+async def poll_until(predicate: Callable[[], bool], interval: float = 0.05) -> None:
+    """Check ``predicate`` every ``interval`` until it holds (wrap in fail_after)."""
+    while True:
+        if predicate():
+            return
+        await trio.sleep(interval)
 
 
 def instruments() -> BufferInstruments:

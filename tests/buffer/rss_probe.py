@@ -1,7 +1,7 @@
 """Helper process for the RSS test: fill a buffer directory, or open one and report memory.
 
-    python -m tests.buffer.rss_probe fill <dir> <bytes>
-    python -m tests.buffer.rss_probe measure <dir> <batches>   -> prints "rss <bytes> peak <bytes> records <n>"
+python -m tests.buffer.rss_probe fill <dir> <bytes>
+python -m tests.buffer.rss_probe measure <dir> <batches>   -> prints "rss <bytes> peak <bytes> records <n>"
 """
 
 from __future__ import annotations
@@ -35,8 +35,14 @@ async def fill(directory: Path, total: int) -> None:
         i = 0
         while written < total:
             base = log_fragment([i])
-            extra = bytes([0x7A]) + bytes([0x80 | (CHUNK & 0x7F), 0x80 | ((CHUNK >> 7) & 0x7F), CHUNK >> 14]) + noise
-            fragment = Fragment(base.signal, base.payload + extra, 1, base.first_ns, base.last_ns, base.priority)
+            extra = (
+                bytes([0x7A])
+                + bytes([0x80 | (CHUNK & 0x7F), 0x80 | ((CHUNK >> 7) & 0x7F), CHUNK >> 14])
+                + noise
+            )
+            fragment = Fragment(
+                base.signal, base.payload + extra, 1, base.first_ns, base.last_ns, base.priority
+            )
             assert buf.offer(fragment)
             written += len(fragment.payload)
             i += 1
@@ -57,7 +63,9 @@ async def measure(directory: Path, batches: int) -> None:
             buf.release(batch)  # leave the backlog as it is
             del batch
         gc.collect()
-        print(f"rss {_vm('VmRSS')} peak {_vm('VmHWM')} records {sum(buf.queued_records().values())}", flush=True)
+        print(
+            f"rss {_vm('VmRSS')} peak {_vm('VmHWM')} records {sum(buf.queued_records().values())}", flush=True
+        )
 
 
 if __name__ == "__main__":
