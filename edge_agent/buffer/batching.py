@@ -19,19 +19,25 @@ from edge_agent.otlp.fragment import Fragment, Priority
 
 @dataclass
 class OpenBatch:
-    """Fragments of one stream accepted since the last commit. Merged by concatenation."""
+    """Fragments of one stream accepted since the last commit. Merged by concatenation.
+
+    A commit writes an open batch as one frame, or as several (one per
+    ``commit_bytes``, split at fragment boundaries) when it grew larger, so a
+    frame is never much bigger than ``commit_bytes`` and compresses in
+    parallel with its siblings. Chunks of one batch keep the batch's id.
+    """
 
     id: int
     stream: StreamKey
     opened_at: float
-    parts: list[bytes] = field(default_factory=list)
+    fragments: list[Fragment] = field(default_factory=list)
     raw_size: int = 0
     records: int = 0
     first_ns: int = 0
     last_ns: int = 0
 
     def add(self, fragment: Fragment) -> None:
-        self.parts.append(fragment.payload)
+        self.fragments.append(fragment)
         self.raw_size += len(fragment.payload)
         self.records += fragment.records
         if fragment.first_ns and (not self.first_ns or fragment.first_ns < self.first_ns):
@@ -39,7 +45,18 @@ class OpenBatch:
         self.last_ns = max(self.last_ns, fragment.last_ns, fragment.first_ns)
 
     def payload(self) -> bytes:
-        return b"".join(self.parts)
+        return b"".join(f.payload for f in self.fragments)
+
+    def split(self, limit: int) -> list[OpenBatch]:
+        """Chunks of at most ``limit`` bytes (or one fragment), in order, sharing this id."""
+        if self.raw_size <= limit:
+            return [self]
+        chunks: list[OpenBatch] = []
+        for fragment in self.fragments:
+            if not chunks or (chunks[-1].raw_size and chunks[-1].raw_size + len(fragment.payload) > limit):
+                chunks.append(OpenBatch(self.id, self.stream, self.opened_at))
+            chunks[-1].add(fragment)
+        return chunks
 
 
 class OpenBatches:
@@ -89,11 +106,11 @@ class OpenBatches:
         return any(b.raw_size >= self.commit_bytes for b in self._open.values())
 
     def take(self) -> list[OpenBatch]:
-        """Every open batch, most important priority first, for one group commit."""
+        """Every open batch, most important priority first, split into ``commit_bytes`` chunks."""
         batches = sorted(self._open.values(), key=lambda b: (b.stream[1], b.id))
         self._open.clear()
         self.committing_bytes += sum(b.raw_size for b in batches)
-        return batches
+        return [chunk for batch in batches for chunk in batch.split(self.commit_bytes)]
 
     def done(self, batches: list[OpenBatch]) -> None:
         """The commit of ``batches`` finished (written or dropped): release their memory."""
@@ -107,16 +124,12 @@ class OpenBatches:
         """
         self.done(batches)
         absorbed: dict[int, int] = {}
-        for batch in batches:
+        for batch in reversed(batches):  # last chunk first: each older one goes in front
             newer = self._open.get(batch.stream)
             if newer is not None:
-                absorbed[newer.id] = batch.id
-                # the older data goes first; the merged batch keeps the older id for its waiters
-                batch.parts.extend(newer.parts)
-                batch.raw_size += newer.raw_size
-                batch.records += newer.records
-                batch.last_ns = max(batch.last_ns, newer.last_ns)
-                if newer.first_ns and (not batch.first_ns or newer.first_ns < batch.first_ns):
-                    batch.first_ns = newer.first_ns
+                if newer.id != batch.id:
+                    absorbed[newer.id] = batch.id
+                for fragment in newer.fragments:
+                    batch.add(fragment)
             self._open[batch.stream] = batch
         return absorbed

@@ -19,6 +19,7 @@ disk operation, since each of them changes the segment table.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Committer:
         self._codec: Encoding = "identity" if self.config.compression == "none" else self.config.compression
         self._level = self.config.compression_level or None
         self._waiters: dict[int, list[Waiter]] = {}
+        self._cpus = max(1, os.cpu_count() or 1)
         self.enabled = False  # set once recovery has filled the table
         self._io_lock = trio.Lock()
         self._last_io_error = float("-inf")
@@ -164,7 +166,7 @@ class Committer:
                     self.blocked_until = None
                 batches = self.s.open.take()
                 if batches:
-                    prepared = await trio.to_thread.run_sync(self._prepare, batches)
+                    prepared = await self._prepare_all(batches)
                     plan = plan_commit(
                         self.s.table,
                         prepared,
@@ -181,8 +183,30 @@ class Committer:
                     )
                     self._apply(plan, result, batches)
 
+    async def _prepare_all(self, chunks: list[OpenBatch]) -> list[Prepared]:
+        """Compress the chunks in parallel worker threads (zlib and zstd release the GIL)."""
+        workers = min(len(chunks), self._cpus)
+        groups: list[list[int]] = [[] for _ in range(workers)]
+        loads = [0] * workers
+        for i in sorted(range(len(chunks)), key=lambda i: -chunks[i].raw_size):
+            lightest = loads.index(min(loads))
+            groups[lightest].append(i)
+            loads[lightest] += chunks[i].raw_size
+        results: list[Prepared | None] = [None] * len(chunks)
+
+        async def work(group: list[int]) -> None:
+            for i, item in zip(
+                group, await trio.to_thread.run_sync(self._prepare, [chunks[i] for i in group]), strict=True
+            ):
+                results[i] = item
+
+        async with trio.open_nursery() as nursery:
+            for group in groups:
+                nursery.start_soon(work, group)
+        return [r for r in results if r is not None]
+
     def _prepare(self, batches: list[OpenBatch]) -> list[Prepared]:
-        """Compress each batch once and encode its envelope (worker thread)."""
+        """Compress each chunk once and encode its envelope (worker thread)."""
         overhead = FRAME_HEADER_SIZE + (OVERHEAD if self.s.store.sealer is not None else 0)
         out = []
         for batch in batches:
@@ -236,14 +260,13 @@ class Committer:
             self.s.instruments.fsync_latency.observe(result.fsync_seconds)
         written = [a.prepared.batch for a in plan.appends[: result.appended]]
         unwritten = [a.prepared.batch for a in plan.appends[result.appended :]]
-        retry = unwritten + [p.batch for p in plan.deferred]
+        retry = sorted(unwritten + [p.batch for p in plan.deferred], key=batches.index)
+        refused = [p.batch for p in plan.refused]
+        for batch in refused:
+            self.s.drops.record(batch.stream[0], "disk_budget", batch.records, "no room for new data")
         # under fsync = always a failed commit was not fsynced: its writers must not be told "safe"
         safe = result.error is None or self.config.fsync != "always"
-        self._resolve(written, "committed" if safe else "failed")
-        for prepared in plan.refused:
-            batch = prepared.batch
-            self.s.drops.record(batch.stream[0], "disk_budget", batch.records, "no room for new data")
-        self._resolve([p.batch for p in plan.refused], "refused")
+        self._resolve(written, refused, retry, "committed" if safe else "failed")
         self.s.open.done([b for b in batches if b not in retry])
         for absorbed, into in self.s.open.put_back(retry).items():
             self._merge_waiters(absorbed, into)
@@ -258,14 +281,24 @@ class Committer:
         if written:
             self._notify_data()
 
-    def _resolve(self, batches: list[OpenBatch], outcome: str) -> None:
-        for batch in batches:
-            for waiter in self._waiters.pop(batch.id, []):
-                waiter.outcome = outcome
+    def _resolve(
+        self, written: list[OpenBatch], refused: list[OpenBatch], retry: list[OpenBatch], outcome: str
+    ) -> None:
+        """Wake the writers of batches settled by this commit. A batch whose chunks are partly
+        retried stays pending; one with a refused chunk was (partly) dropped."""
+        pending = {b.id for b in retry}
+        outcomes = {b.id: outcome for b in written}
+        outcomes.update({b.id: "refused" for b in refused})
+        for batch_id, result in outcomes.items():
+            if batch_id in pending:
+                continue
+            for waiter in self._waiters.pop(batch_id, []):
+                waiter.outcome = result
                 waiter.event.set()
 
     def _merge_waiters(self, absorbed: int, into: int) -> None:
-        self._waiters.setdefault(into, []).extend(self._waiters.pop(absorbed, []))
+        moved = self._waiters.pop(absorbed, [])
+        self._waiters.setdefault(into, []).extend(moved)
 
     def _write_failed(self, error: OSError, batches: int) -> None:
         self.blocked_until = trio.current_time() + self.config.commit_interval

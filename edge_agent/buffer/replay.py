@@ -18,6 +18,10 @@ queue: the boundary moves forward and they become backlog, read again from
 disk later. Only references (a few dozen bytes each, bounded) and per
 segment summaries live in memory, never the backlog itself.
 
+Batches: a frame of at least a quarter of the batch size goes alone (sent
+exactly as stored: compressed once); smaller frames are merged up to the
+batch size.
+
 Choosing between the two classes: a more important priority always goes
 first. At equal priority, the backlog is served whenever it has received
 less than ``backfill_share`` of the bytes served since both classes last
@@ -136,7 +140,7 @@ class ReplayPlanner:
         queue = self._retry[stream]
         refs: list[FrameRef] = []
         raw = 0
-        while queue and (not refs or raw + queue[0].raw_size <= max_bytes):
+        while queue and _joins(refs, raw, queue[0], max_bytes):
             ref = queue.popleft()
             refs.append(ref)
             raw += ref.raw_size
@@ -148,7 +152,7 @@ class ReplayPlanner:
         queue = self._fresh[stream]
         refs: list[FrameRef] = []
         raw = 0
-        while queue and (not refs or raw + queue[0].ref.raw_size <= max_bytes):
+        while queue and _joins(refs, raw, queue[0].ref, max_bytes):
             ref = queue.popleft().ref
             refs.append(ref)
             raw += ref.raw_size
@@ -252,7 +256,7 @@ class ReplayPlanner:
                     segment.settle(item.offset, item.end, item.records)
                     damages.append(item)
             elif not self._is_claimed(segment, item):
-                if picked and raw + item.raw_size > max_bytes:
+                if not _joins(picked, raw, item, max_bytes):
                     break
                 picked.append(item)
                 raw += item.raw_size
@@ -305,3 +309,16 @@ class ReplayPlanner:
         fresh = self._fresh[stream]
         while fresh and (now - fresh[0].at > self.fresh_window or len(fresh) > self.fresh_limit):
             fresh.popleft()  # it stays on disk and becomes backlog
+
+
+def _joins(taken: list[FrameRef], raw: int, ref: FrameRef, max_bytes: int) -> bool:
+    """Whether ``ref`` joins a batch holding ``taken`` (``raw`` bytes).
+
+    A frame of a quarter of ``max_bytes`` or more is a good request body on its
+    own: it goes alone and is sent exactly as stored. Smaller frames are merged
+    up to ``max_bytes`` (which means decompressing and compressing again).
+    """
+    if not taken:
+        return True
+    big = 4 * max(ref.raw_size, taken[0].raw_size) >= max_bytes
+    return not big and raw + ref.raw_size <= max_bytes

@@ -220,8 +220,6 @@ class SegmentStore:
             for seq in plan.victims:
                 self._remove(seq)
                 result.deleted.append(seq)
-            for seq in plan.seals:
-                self._close_writer(seq)
             for header in plan.creates:
                 self._create(header)
                 result.created.append(header.seq)
@@ -239,6 +237,8 @@ class SegmentStore:
                 result.fsync_seconds = self._fsync(touched, directory=bool(plan.creates))
             else:
                 self._unsynced |= touched
+            for seq in plan.seals:  # after the appends: a plan may fill a segment, then seal it
+                self._close_writer(seq)
         except OSError as exc:
             result.error = exc
             self._unsynced |= touched  # synced (or at least retried) by the next fsync

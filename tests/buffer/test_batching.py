@@ -60,3 +60,16 @@ def test_put_back_keeps_older_data_first_and_reports_merged_ids() -> None:
         9,
     )
     assert batch.opened_at == 0.0
+
+
+def test_a_large_batch_is_committed_as_frames_of_commit_bytes() -> None:
+    """take() splits at fragment boundaries so no frame is much larger than commit_bytes."""
+    ob = OpenBatches(max_bytes=10_000_000, commit_bytes=1000, commit_interval=1.0)
+    for i in range(25):
+        ob.add(Fragment(Signal.LOGS, bytes([i]) * 300, 1, i + 1, i + 1, Priority.NORMAL), 0.0)
+    chunks = ob.take()
+    assert [c.raw_size for c in chunks] == [900] * 8 + [300]
+    assert len({c.id for c in chunks}) == 1
+    assert b"".join(c.payload() for c in chunks) == b"".join(bytes([i]) * 300 for i in range(25))
+    assert [(c.first_ns, c.last_ns) for c in chunks[:2]] == [(1, 3), (4, 6)]
+    assert ob.memory_bytes == 7500

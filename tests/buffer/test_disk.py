@@ -215,3 +215,17 @@ async def test_signals_and_priorities_stay_apart(tmp_path: Path, io_clock: trio.
         (Priority.BULK, [1]),
     ]
     assert {b.signal for b in batches} == {Signal.LOGS}
+
+
+async def test_batches_respect_max_bytes_after_a_burst(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A burst larger than commit_bytes becomes several frames; batches stay within max_bytes."""
+    async with opened(tmp_path) as buf:
+        for i in range(300):  # ~2.4 MB of small fragments offered without yielding
+            assert buf.offer(incompressible_logs([i], 8000))
+        await buf.flush()
+        batches = await drain(buf, max_bytes=512 * 1024)
+    assert all(b.raw_size <= 512 * 1024 for b in batches)
+    assert len(batches) >= 5
+    assert sorted(i for b in batches for i in record_ids(b)) == list(range(300))

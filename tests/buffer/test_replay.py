@@ -106,21 +106,35 @@ def test_more_important_priority_goes_first() -> None:
 def test_released_frames_are_retried_first_and_never_duplicated_in_flight() -> None:
     """A released batch comes back next; frames in flight are never handed out twice."""
     log = FakeLog()
-    refs = [log.append(METRICS, 1, 100) for _ in range(4)]
+    refs = [log.append(METRICS, 1, 100) for _ in range(8)]
     planner = _planner(log)
-    a = log.take(planner, 0.0, 200)
-    b = log.take(planner, 0.0, 200)
+    a = log.take(planner, 0.0, 450)
+    b = log.take(planner, 0.0, 450)
     assert a is not None and b is not None
+    assert len(a[1]) == len(b[1]) == 4
     assert set(a[1]).isdisjoint(b[1])
-    assert log.take(planner, 0.0, 200) is None
+    assert log.take(planner, 0.0, 450) is None
     assert planner.released(METRICS, a[1]) == 0
-    again = log.take(planner, 0.0, 200)
+    again = log.take(planner, 0.0, 450)
     assert again is not None and again[1] == a[1] and again[2] == "retry"
     planner.acked(again[1])
     planner.acked(b[1])
-    assert log.take(planner, 0.0, 200) is None
+    assert log.take(planner, 0.0, 450) is None
     assert all(s.unsettled_records == 0 for s in log.table)
     assert sum(len(t) for t in (a[1], b[1])) == len(refs)
+
+
+def test_large_frames_go_alone_small_ones_are_merged() -> None:
+    """A frame of a quarter of max_bytes or more is a batch by itself (sent as stored)."""
+    log = FakeLog(segment_frames=100)
+    small = [log.append(METRICS, 1, 100) for _ in range(3)]
+    big = log.append(METRICS, 1, 300)
+    after = [log.append(METRICS, 1, 100) for _ in range(2)]
+    planner = _planner(log)
+    batches = []
+    while (taken := log.take(planner, 0.0, 1200)) is not None:
+        batches.append(taken[1])
+    assert batches == [tuple(small), (big,), tuple(after)]
 
 
 def test_removed_segment_is_forgotten_and_in_flight_frames_become_orphans() -> None:
