@@ -105,12 +105,37 @@ class OpenBatches:
     def is_full(self) -> bool:
         return any(b.raw_size >= self.commit_bytes for b in self._open.values())
 
-    def take(self) -> list[OpenBatch]:
-        """Every open batch, most important priority first, split into ``commit_bytes`` chunks."""
+    def take(self, limit: int | None = None) -> list[OpenBatch]:
+        """Open batches, most important priority first, split into ``commit_bytes`` chunks.
+
+        With ``limit``, stop once that many bytes are taken and leave the rest open:
+        writers keep filling memory while the commit is written (double buffering),
+        instead of waiting for a commit that took everything.
+        """
         batches = sorted(self._open.values(), key=lambda b: (b.stream[1], b.id))
         self._open.clear()
-        self.committing_bytes += sum(b.raw_size for b in batches)
-        return [chunk for batch in batches for chunk in batch.split(self.commit_bytes)]
+        chunks = [chunk for batch in batches for chunk in batch.split(self.commit_bytes)]
+        taken: list[OpenBatch] = []
+        size = 0
+        for i, chunk in enumerate(chunks):
+            if limit is not None and taken and size >= limit:
+                for rest in reversed(chunks[i:]):  # back in order, ahead of nothing
+                    self._reopen(rest)
+                break
+            taken.append(chunk)
+            size += chunk.raw_size
+        self.committing_bytes += size
+        return taken
+
+    def _reopen(self, chunk: OpenBatch) -> None:
+        newer = self._open.get(chunk.stream)
+        if newer is not None:
+            for fragment in newer.fragments:
+                chunk.add(fragment)
+        self._open[chunk.stream] = chunk
+
+    def open_ids(self) -> set[int]:
+        return {b.id for b in self._open.values()}
 
     def done(self, batches: list[OpenBatch]) -> None:
         """The commit of ``batches`` finished (written or dropped): release their memory."""
@@ -126,10 +151,7 @@ class OpenBatches:
         absorbed: dict[int, int] = {}
         for batch in reversed(batches):  # last chunk first: each older one goes in front
             newer = self._open.get(batch.stream)
-            if newer is not None:
-                if newer.id != batch.id:
-                    absorbed[newer.id] = batch.id
-                for fragment in newer.fragments:
-                    batch.add(fragment)
-            self._open[batch.stream] = batch
+            if newer is not None and newer.id != batch.id:
+                absorbed[newer.id] = batch.id
+            self._reopen(batch)
         return absorbed

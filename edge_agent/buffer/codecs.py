@@ -16,7 +16,11 @@ from typing import Any
 
 from edge_agent.buffer.api import Encoding
 
+# Bodies merged for sending (several frames recompressed as one request) favour size: they
+# cross the (possibly metered) link. Frames favour speed: they are written on every commit,
+# and on small payloads the ratio hardly depends on the level (see docs/performance.md).
 DEFAULT_LEVEL = {"identity": 0, "gzip": 6, "zstd": 3}
+FRAME_LEVEL = {"identity": 0, "gzip": 1, "zstd": 1}
 
 
 class CodecError(ValueError):

@@ -75,7 +75,7 @@ class Committer:
         self.config = shared.config
         self._notify_data = notify_data
         self._codec: Encoding = "identity" if self.config.compression == "none" else self.config.compression
-        self._level = self.config.compression_level or None
+        self._level = self.config.compression_level or codecs.FRAME_LEVEL[self._codec]
         self._waiters: dict[int, list[Waiter]] = {}
         self._cpus = max(1, os.cpu_count() or 1)
         self.enabled = False  # set once recovery has filled the table
@@ -164,7 +164,9 @@ class Committer:
             async with self._io_lock:
                 if force:
                     self.blocked_until = None
-                batches = self.s.open.take()
+                # half the memory bound per commit, so writers can fill the other half meanwhile
+                limit = None if force else max(self.config.commit_bytes, self.config.max_memory_bytes // 2)
+                batches = self.s.open.take(limit)
                 if batches:
                     prepared = await self._prepare_all(batches)
                     plan = plan_commit(
@@ -286,7 +288,7 @@ class Committer:
     ) -> None:
         """Wake the writers of batches settled by this commit. A batch whose chunks are partly
         retried stays pending; one with a refused chunk was (partly) dropped."""
-        pending = {b.id for b in retry}
+        pending = {b.id for b in retry} | self.s.open.open_ids()  # chunks still to be written
         outcomes = {b.id: outcome for b in written}
         outcomes.update({b.id: "refused" for b in refused})
         for batch_id, result in outcomes.items():

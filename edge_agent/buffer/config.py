@@ -108,7 +108,10 @@ class BufferConfig:
     compression: Literal["gzip", "zstd", "none"] = field(
         default="gzip", metadata={"help": "how frames are compressed on disk (zstd needs the zstd extra)"}
     )
-    compression_level: int = field(default=0, metadata={"help": "0 = the codec's default (gzip 6, zstd 3)"})
+    compression_level: int = field(
+        default=0,
+        metadata={"help": "0 = frames at level 1 (fast), merged request bodies at gzip 6 / zstd 3 (small)"},
+    )
     replay: Literal["fresh_first", "fifo"] = field(
         default="fresh_first",
         metadata={

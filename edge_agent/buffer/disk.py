@@ -159,11 +159,12 @@ class DiskBuffer:
         committer = self._committer
         size = len(fragment.payload)
         deadline = trio.current_time() + self.config.block_timeout
-        with trio.move_on_at(deadline):
-            while not committer.admits(size):
-                await committer.wait_for_space()
-        if not committer.admits(size):
-            raise BufferFullError(committer.full_reason(size), retry_after=committer.retry_after())
+        if not committer.admits(size):  # the common case needs no cancel scope
+            with trio.move_on_at(deadline):
+                while not committer.admits(size):
+                    await committer.wait_for_space()
+            if not committer.admits(size):
+                raise BufferFullError(committer.full_reason(size), retry_after=committer.retry_after())
         batch_id = committer.add(fragment)
         if not durable:
             await trio.lowlevel.checkpoint()
