@@ -42,6 +42,7 @@ from edge_agent.plugin_api import (
 
 if TYPE_CHECKING:
     from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
+    from edge_agent.otlp.validate import OtlpFormatError, otlp_json_to_protobuf, validate_otlp
 
 # The HTTP server for receivers imports trio and h11; it is loaded on first
 # use so that importing the API (and `edge-agent version`) stays cheap.
@@ -50,6 +51,10 @@ _LAZY = {
     "Reply": "edge_agent.httpserver",
     "Request": "edge_agent.httpserver",
     "ServerLimits": "edge_agent.httpserver",
+    # OTLP validation for receivers; pulls in google.protobuf on first use.
+    "OtlpFormatError": "edge_agent.otlp.validate",
+    "otlp_json_to_protobuf": "edge_agent.otlp.validate",
+    "validate_otlp": "edge_agent.otlp.validate",
 }
 
 
@@ -78,6 +83,7 @@ __all__ = [
     "LogsBuilder",
     "MetricsBuilder",
     "NoConfig",
+    "OtlpFormatError",
     "Plugin",
     "PluginContext",
     "PluginError",
@@ -96,5 +102,7 @@ __all__ = [
     "Temporality",
     "TracesBuilder",
     "__version__",
+    "otlp_json_to_protobuf",
     "setting",
+    "validate_otlp",
 ]

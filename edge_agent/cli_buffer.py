@@ -92,7 +92,7 @@ def _dump(directory: Path, sealer: Any, args: argparse.Namespace, out: TextIO) -
 
 def frame_json(name: str, offset: int, envelope: Envelope, settled: bool) -> dict[str, Any]:
     """One frame as JSON: where it is, its envelope, and its OTLP request (freshly parsed)."""
-    from google.protobuf import json_format  # type: ignore[import-untyped]
+    from google.protobuf import json_format
 
     from edge_agent.buffer import codecs
     from edge_agent.testing import decode_request

@@ -25,9 +25,11 @@ def plugins_command(plugin_dirs: list[Path]) -> int:
     if not entries:
         print("no plugins found")
         return 0
+    failed = 0
     for entry in entries:
         if isinstance(entry, PluginError):
             print(f"! {entry}")
+            failed += 1
             continue
         cls = entry.cls
         print(f"{entry.type_name}  ({cls.kind}, version {cls.version})")
@@ -41,7 +43,7 @@ def plugins_command(plugin_dirs: list[Path]) -> int:
             help_text = fld.metadata.get("help", "")
             suffix = f"  {help_text}" if help_text else ""
             print(f"    {fld.name} = {default}  ({describe(hints[fld.name])}){suffix}")
-    return 0
+    return 1 if failed else 0
 
 
 def _default_text(fld: dataclasses.Field[Any], hint: Any) -> str:
@@ -124,6 +126,12 @@ def format_status(status: dict[str, Any], *, now: float) -> str:
         f"{export['requests_ok']} ok / {export['requests_failed']} failed, "
         f"last success {_ago(export['last_success_unix'], now)}",
     ]
+    health = status["pipeline"].get("health", "live")
+    if health != "live":
+        lines.insert(1, f"  {health}")
+    reload = status.get("last_reload")
+    if reload:
+        lines.append(f"last reload {_ago(reload['unix'], now)}: {reload['changes']}")
     exported = ", ".join(f"{k}={v:.0f}" for k, v in sorted(export.get("exported", {}).items()))
     if exported:
         lines.append(f"  exported records: {exported}")

@@ -10,7 +10,11 @@ the limit get ``503`` and are closed). A handler receives a whole
 
 from __future__ import annotations
 
+import http
 import logging
+import os
+import socket
+import stat
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -93,6 +97,35 @@ class HttpServer:
         task_status.started((sockname[0], sockname[1]))
         await trio.serve_listeners(self.serve_stream, listeners)
 
+    async def serve_unix(
+        self,
+        path: str,
+        *,
+        mode: int = 0o660,
+        task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Listen on a unix stream socket at ``path`` (file ``mode``); removed again on exit.
+
+        A stale socket file left by a killed process is replaced; any other
+        kind of file at ``path`` is an error (``FileExistsError``), never
+        deleted.
+        """
+        _remove_stale_socket(path)
+        sock = trio.socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await sock.bind(path)
+            os.chmod(path, mode)
+            sock.listen(128)
+        except BaseException:
+            sock.close()
+            raise
+        try:
+            task_status.started(path)
+            await trio.serve_listeners(self.serve_stream, [trio.SocketListener(sock)])
+        finally:
+            sock.close()
+            _remove_stale_socket(path)
+
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         if self._active >= self.limits.max_connections:
             await _refuse(stream)
@@ -122,6 +155,28 @@ async def _refuse(stream: trio.abc.Stream) -> None:
             await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
+    await linger_close(stream)
+
+
+LINGER_SECONDS = 1.0
+LINGER_MAX_BYTES = 1 << 20
+
+
+async def linger_close(stream: trio.abc.Stream) -> None:
+    """Half-close, drain what the client is still sending (bounded), then close.
+
+    Closing a socket with unread data makes the kernel send a reset, and the
+    client may never read the error response we just wrote.
+    """
+    with trio.move_on_after(LINGER_SECONDS):
+        try:
+            if isinstance(stream, trio.abc.HalfCloseableStream):
+                await stream.send_eof()
+            drained = 0
+            while drained < LINGER_MAX_BYTES and (chunk := await stream.receive_some(65536)):
+                drained += len(chunk)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
     await stream.aclose()
 
 
@@ -140,6 +195,7 @@ class _Connection:
                 request = await self._read_request(timeout)
             except _ClientError as exc:
                 await self._send_error(exc.status, str(exc))
+                await linger_close(self.stream)
                 return
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 return
@@ -173,6 +229,11 @@ class _Connection:
             return None
         if not isinstance(event, h11.Request):
             raise _ClientError(400, "expected a request")
+        # h11 bounds only *incomplete* events; a complete oversized head arriving in one read
+        # would pass, so the head size is checked here too.
+        head_size = len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if head_size > self.limits.max_header_bytes:
+            raise _ClientError(431, f"request headers exceed {self.limits.max_header_bytes} bytes")
         length = _content_length(event.headers)
         if length is not None and length > self.limits.max_body_bytes:
             raise _ClientError(
@@ -221,7 +282,8 @@ class _Connection:
             ("Content-Length", str(len(reply.body))),
             *reply.headers,
         ]
-        data = self.conn.send(h11.Response(status_code=reply.status, headers=headers)) or b""
+        reason = _REASONS.get(reply.status, b"")
+        data = self.conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason)) or b""
         if reply.body:
             data += self.conn.send(h11.Data(data=reply.body)) or b""
         data += self.conn.send(h11.EndOfMessage()) or b""
@@ -235,6 +297,19 @@ class _Connection:
             await self._send_reply(reply)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
             pass
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise FileExistsError(f"{path} exists and is not a socket; refusing to replace it")
+    os.unlink(path)
+
+
+_REASONS = {s.value: s.phrase.encode() for s in http.HTTPStatus}
 
 
 def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:

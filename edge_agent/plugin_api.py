@@ -122,6 +122,16 @@ class PluginContext(Protocol):
 
     def traces(self) -> TracesBuilder: ...
 
+    def count(self, event: str, amount: int = 1) -> None:
+        """Count a plugin-specific event: malformed input, truncated lines, refused requests.
+
+        Exported with the agent's own metrics as
+        ``edge_agent.plugin.events{plugin=<instance>, event=<event>}`` (and on the
+        admin endpoint as ``edge_agent_plugin_events_total``), so loss and bad
+        input are visible upstream. Use a small fixed set of event names.
+        """
+        ...
+
     async def emit(self, fragment: Fragment, *, durable: bool = False) -> None:
         """Hand a fragment to the buffer.
 

@@ -7,6 +7,12 @@ metric names. It can be told to answer with a status (429 with Retry-After,
 503, 400) to exercise retry paths. Use it as the upstream in tests, or as
 the counting sink behind a real collector (rotel forwards to it).
 
+:class:`RecordingContext` is a :class:`~edge_agent.PluginContext` for
+testing a plugin without an agent: it keeps what the plugin emits (decoded
+on demand), counts ``ctx.count`` events, keeps state in a real state file,
+and can be told to refuse data with :class:`~edge_agent.BufferFullError`
+(to exercise backpressure) or to hold each durable emit for a while.
+
 It can also run standalone: ``python -m edge_agent.testing sink --port 4318``
 prints a line per request.
 """
@@ -15,51 +21,30 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import trio
 
+from edge_agent.errors import BufferFullError
 from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
-from edge_agent.otlp.fragment import Signal
+from edge_agent.otlp import attributes
+from edge_agent.otlp.builders import LogsBuilder, MetricsBuilder, TracesBuilder
+from edge_agent.otlp.fragment import Fragment, Priority, Signal
+from edge_agent.otlp.validate import _request_class, count_records
+from edge_agent.runtime.clock import AgentClock
+from edge_agent.runtime.state import CborStateStore
 
-__all__ = ["OtlpSink", "Received", "count_records", "decode_request"]
-
-
-def _request_class(signal: Signal) -> Any:
-    if signal is Signal.TRACES:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
-        return ExportTraceServiceRequest
-    if signal is Signal.METRICS:
-        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-
-        return ExportMetricsServiceRequest
-    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-
-    return ExportLogsServiceRequest
+__all__ = ["OtlpSink", "Received", "RecordingContext", "count_records", "decode_request"]
 
 
 def decode_request(signal: Signal, payload: bytes) -> Any:
     """Parse an uncompressed ``Export*ServiceRequest`` (a fresh message each time)."""
     return _request_class(signal).FromString(payload)
-
-
-def count_records(signal: Signal, message: Any) -> int:
-    """Spans, metric data points or log records in a parsed request."""
-    if signal is Signal.TRACES:
-        return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
-    if signal is Signal.LOGS:
-        return sum(len(sl.log_records) for rl in message.resource_logs for sl in rl.scope_logs)
-    total = 0
-    for rm in message.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                kind = metric.WhichOneof("data")
-                total += len(getattr(metric, kind).data_points) if kind else 0
-    return total
 
 
 def _resources(signal: Signal, message: Any) -> list[Any]:
@@ -162,6 +147,110 @@ class OtlpSink:
         )
         self._changed.set()
         return Reply(200, b"", content_type="application/x-protobuf")
+
+
+class RecordingContext:
+    """A :class:`~edge_agent.PluginContext` that records instead of buffering.
+
+    ``fragments`` holds everything emitted, in order; ``events`` the
+    ``ctx.count`` totals. Set ``refuse_with`` to a :class:`BufferFullError`
+    to make every ``emit`` raise it (a full buffer), or ``commit_delay`` to
+    make each durable ``emit`` take that long (a slow disk). State lives in
+    ``state_path`` (a real CBOR state file, so restarts can be tested by
+    building a new context on the same path).
+    """
+
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        name: str = "test",
+        priority: Priority = Priority.NORMAL,
+        resource: dict[str, str] | None = None,
+    ) -> None:
+        self._name = name
+        self._priority = priority
+        self._state = CborStateStore(Path(state_path))
+        self._clock = AgentClock()
+        self._logger = logging.getLogger(f"edge_agent.plugin.{name}")
+        self._resource = attributes.resource(resource or {"service.name": "edge-agent-test"})
+        self._scope = attributes.scope(f"edge_agent.{name}", "test")
+        self.fragments: list[Fragment] = []
+        self.events: Counter[str] = Counter()
+        self.refuse_with: BufferFullError | None = None
+        self.commit_delay = 0.0
+        self._changed = trio.Event()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._logger
+
+    @property
+    def state(self) -> CborStateStore:
+        return self._state
+
+    @property
+    def clock(self) -> AgentClock:
+        return self._clock
+
+    @property
+    def priority(self) -> Priority:
+        return self._priority
+
+    def metrics(self, *, time_ns: int | None = None) -> MetricsBuilder:
+        now = self._clock.time_ns() if time_ns is None else time_ns
+        return MetricsBuilder(self._resource, self._scope, time_ns=now)
+
+    def logs(self) -> LogsBuilder:
+        return LogsBuilder(self._resource, self._scope)
+
+    def traces(self) -> TracesBuilder:
+        return TracesBuilder(self._resource, self._scope)
+
+    def count(self, event: str, amount: int = 1) -> None:
+        if amount:
+            self.events[event] += amount
+
+    async def emit(self, fragment: Fragment, *, durable: bool = False) -> None:
+        if self.refuse_with is not None:
+            raise self.refuse_with
+        if durable and self.commit_delay:
+            await trio.sleep(self.commit_delay)
+        self.fragments.append(fragment)
+        self._changed.set()
+        await trio.lowlevel.checkpoint()
+
+    def records(self, signal: Signal) -> int:
+        """Records emitted so far for ``signal`` (from the fragment envelopes)."""
+        return sum(f.records for f in self.fragments if f.signal is signal)
+
+    def decoded(self, signal: Signal) -> list[Any]:
+        """Every emitted fragment of ``signal``, parsed into a fresh message."""
+        return [decode_request(signal, f.payload) for f in self.fragments if f.signal is signal]
+
+    def decoded_metrics(self) -> list[Any]:
+        """Every emitted metrics fragment, parsed."""
+        return self.decoded(Signal.METRICS)
+
+    def log_bodies(self) -> list[str]:
+        """The string bodies of every emitted log record, in order."""
+        return [
+            record.body.string_value
+            for message in self.decoded(Signal.LOGS)
+            for rl in message.resource_logs
+            for sl in rl.scope_logs
+            for record in sl.log_records
+        ]
+
+    async def wait_for(self, signal: Signal, count: int) -> None:
+        """Wait until at least ``count`` records of ``signal`` were emitted (use under fail_after)."""
+        while self.records(signal) < count:
+            self._changed = trio.Event()
+            await self._changed.wait()
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """Routes of the local admin endpoint: /healthz, /readyz, /metrics, /status.
 
-* ``/healthz`` -- the process and its event loop answer (liveness).
+* ``/healthz`` -- liveness: 200 while every pipeline stage makes the progress
+  it promised, 503 naming the wedged stage otherwise (the same check gates
+  the systemd watchdog pings).
 * ``/readyz`` -- the pipeline is up: 200 once every stage has started,
   503 with the reason before that and while draining.
 * ``/metrics`` -- the agent's own metrics, Prometheus text format.
@@ -24,10 +26,12 @@ class AdminEndpoint:
         registry: Registry,
         status: Callable[[], dict[str, Any]],
         readiness: Callable[[], tuple[bool, str]],
+        health: Callable[[], tuple[bool, str]] = lambda: (True, "live"),
     ) -> None:
         self._registry = registry
         self._status = status
         self._readiness = readiness
+        self._health = health
 
     async def handle(self, request: Request) -> Reply:
         if request.method not in ("GET", "HEAD"):
@@ -43,7 +47,8 @@ class AdminEndpoint:
         return route()
 
     def _healthz(self) -> Reply:
-        return Reply.text(200, "ok\n")
+        live, reason = self._health()
+        return Reply.text(200 if live else 503, ("ok" if live else reason) + "\n")
 
     def _readyz(self) -> Reply:
         ready, reason = self._readiness()

@@ -91,3 +91,7 @@ class ManagedBuffer(BufferWriter, BufferReader, Protocol):
     def status(self) -> dict[str, Any]:
         """The ``queue`` section of ``/status``."""
         ...
+
+    def use_wire_encoding(self, encoding: Encoding) -> None:
+        """Produce batch bodies in ``encoding`` from now on (the exporter's compression changed)."""
+        ...

@@ -79,7 +79,6 @@ class DiskBuffer:
             drops=DropRecorder(instruments.dropped, log),
             wall_ns=wall_ns,
         )
-        codec = "identity" if config.compression == "none" else config.compression
         self._reader = BatchReader(
             self._s.store,
             table,
@@ -87,7 +86,8 @@ class DiskBuffer:
             instruments,
             self._s.drops,
             wire=wire,
-            level=(config.compression_level or None) if wire == codec else None,
+            level=config.compression_level or None,
+            frame_codec="identity" if config.compression == "none" else config.compression,
             on_settled=self._settled,
         )
         self._committer = Committer(self._s, notify_data=self._reader.notify_data)
@@ -128,6 +128,10 @@ class DiskBuffer:
         with trio.CancelScope(shield=True):
             await self._committer.commit(force=True)
             await self._committer.housekeeping(trio.current_time(), force_state=True)
+
+    def use_wire_encoding(self, encoding: Encoding) -> None:
+        """The exporter now sends ``encoding``: batches built from here on use it."""
+        self._reader.use_wire_encoding(encoding)
 
     async def commit(self, *, force: bool = False) -> None:
         """Commit the open batches now instead of at the next interval."""

@@ -4,6 +4,11 @@ Used when no disk buffer is configured. Holding data only in memory means a
 restart loses what is queued; every byte dropped for the memory bound is
 counted per signal with reason ``memory_limit``.
 
+``offer`` (scrapers) never waits: past the bound the oldest, least
+important data is dropped. ``append`` (receivers and tailers, which can
+slow their producer down) waits for room instead, so a log tailer reading a
+big file from the beginning is paced by the exporter rather than dropping.
+
 Batches are formed per signal by concatenating fragments (protobuf merges
 repeated fields, see DESIGN.md), most important priority first.
 """
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import trio
 
-from edge_agent.buffer.api import Batch
+from edge_agent.buffer.api import Batch, Encoding
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 from edge_agent.runtime.telemetry import Counter
 
@@ -40,10 +45,14 @@ class MemoryBuffer:
         self._in_flight_bytes = 0
         self._data_ready = trio.Event()
         self._settled = trio.Event()
+        self._room = trio.Event()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Nothing to open or run in the background."""
         task_status.started()
+
+    def use_wire_encoding(self, encoding: Encoding) -> None:
+        """Memory batches are always ``identity``: the exporter compresses them."""
 
     async def flush(self) -> None:
         """Nothing to commit: memory is as durable as this buffer gets."""
@@ -60,7 +69,15 @@ class MemoryBuffer:
         return True
 
     async def append(self, fragment: Fragment, *, durable: bool = False) -> None:
-        # Memory is never durable; "committed" here means "queued".
+        # Memory is never durable; "committed" here means "queued". Wait for
+        # room (backpressure) unless the buffer is empty: a fragment larger
+        # than the bound is still accepted alone rather than blocking forever.
+        size = len(fragment.payload)
+        while self._bytes + self._in_flight_bytes and (
+            self._bytes + self._in_flight_bytes + size > self.max_bytes
+        ):
+            self._room = trio.Event()
+            await self._room.wait()
         self.offer(fragment)
         await trio.lowlevel.checkpoint()
 
@@ -72,6 +89,7 @@ class MemoryBuffer:
             fragment = victim.popleft()
             self._bytes -= len(fragment.payload)
             self._dropped.inc(fragment.records, signal=fragment.signal.value, reason="memory_limit")
+            self._room.set()
 
     def _oldest_least_important(self) -> deque[Fragment] | None:
         for priority in sorted(Priority, reverse=True):
@@ -123,11 +141,13 @@ class MemoryBuffer:
     def ack(self, batch: Batch) -> None:
         self._in_flight_bytes -= batch.raw_size
         self._settled.set()
+        self._room.set()
 
     def drop(self, batch: Batch, reason: str) -> None:
         self._in_flight_bytes -= batch.raw_size
         self._dropped.inc(batch.records, signal=batch.signal.value, reason=reason)
         self._settled.set()
+        self._room.set()
 
     def release(self, batch: Batch) -> None:
         assert isinstance(batch.token, _Held)

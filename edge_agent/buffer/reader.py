@@ -45,6 +45,7 @@ class BatchReader:
         *,
         wire: Encoding,
         level: int | None,
+        frame_codec: Encoding,
         on_settled: Callable[[list[Segment]], None],
     ) -> None:
         self._store = store
@@ -53,10 +54,14 @@ class BatchReader:
         self._instruments = instruments
         self._drops = drops
         self._wire = wire
-        self._level = level
+        self._level = level  # a configured level applies to the frames' codec only
+        self._frame_codec = frame_codec
         self._on_settled = on_settled
         self._pick_lock = trio.Lock()
         self._data_ready = trio.Event()
+
+    def use_wire_encoding(self, encoding: Encoding) -> None:
+        self._wire = encoding
 
     def notify_data(self) -> None:
         """New frames were committed (or released): wake waiting readers."""
@@ -138,7 +143,8 @@ class BatchReader:
     async def _assemble(
         self, stream: StreamKey, refs: list[FrameRef], envelopes: list[Envelope]
     ) -> Batch | None:
-        wire, level = self._wire, self._level
+        wire = self._wire
+        level = self._level if wire == self._frame_codec else None
         batch, bad = await trio.to_thread.run_sync(lambda: assemble(stream, refs, envelopes, wire, level))
         for ref in bad:
             segment = self._table.get(ref.seq)

@@ -25,7 +25,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from edge_agent.config.sources import Leaf, Tree
+from edge_agent.config.sources import Leaf, Tree, is_empty_table
 from edge_agent.config.units import ByteSize, Duration, parse_duration, parse_size
 from edge_agent.errors import ConfigError
 
@@ -55,6 +55,10 @@ def build(cls: type[T], tree: Tree, *, path: str = "", provenance: Provenance | 
         key = f"{path}.{name}" if path else name
         node = tree.get(name)
         if node is None:
+            if fld.default is dataclasses.MISSING and fld.default_factory is dataclasses.MISSING:
+                help_text = fld.metadata.get("help", "")
+                hint = f" ({help_text})" if help_text else ""
+                raise ConfigError(f"required key is missing{hint}", key=key, origin=_first_origin(tree))
             _record_defaults(fld, hints[name], key, provenance)
             continue
         kwargs[name] = convert(hints[name], node, key, provenance, fld.metadata.get("check"))
@@ -102,22 +106,38 @@ def convert(
     check: Callable[[Any], object] | None = None,
 ) -> Any:
     """Convert one tree node to ``hint``; errors name ``key`` and the origin."""
+    empty = node
+    if is_empty_table(node):
+        node = {}
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         if not isinstance(node, dict):
             raise ConfigError("expected a table", key=key, origin=node.origin)
         return build(hint, node, path=key, provenance=provenance)
     if isinstance(node, dict):
         if _is_dict_type(hint):
-            return _convert_dict(hint, node, key, provenance)
+            table = _convert_dict(hint, node, key, provenance)
+            origin = _first_origin(node) or (empty.origin if isinstance(empty, Leaf) else "")
+            if origin:
+                provenance[key] = origin
+            _run_check(check, table, key, origin)
+            return table
         raise ConfigError(f"expected {describe(hint)}, got a table", key=key, origin=_first_origin(node))
     provenance[key] = node.origin
     try:
         value = _convert_value(hint, node.value, node.from_text)
-        if check is not None:
-            check(value)
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), key=key, origin=node.origin) from None
+    _run_check(check, value, key, node.origin)
     return value
+
+
+def _run_check(check: Callable[[Any], object] | None, value: Any, key: str, origin: str) -> None:
+    if check is None:
+        return
+    try:
+        check(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc), key=key, origin=origin) from None
 
 
 def _is_dict_type(hint: Any) -> bool:

@@ -16,6 +16,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
 from edge_agent.otlp.fragment import Priority
+from edge_agent.systemd.config import ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -84,4 +85,5 @@ class AgentConfig:
     exporter: ExporterConfig = field(default_factory=ExporterConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     self_telemetry: SelfTelemetryConfig = field(default_factory=SelfTelemetryConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()

@@ -76,7 +76,7 @@ def _annotate(data: Mapping[str, Any], prefix: tuple[str, ...], origin_of: Any) 
     tree: Tree = {}
     for key, value in data.items():
         path = (*prefix, key)
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and value:
             tree[key] = _annotate(value, path, origin_of)
         else:
             tree[key] = Leaf(value, origin_of(path))
@@ -90,6 +90,8 @@ def merge(lower: Tree, upper: Tree) -> Tree:
         below = merged.get(key)
         if isinstance(value, dict) and isinstance(below, dict):
             merged[key] = merge(below, value)
+        elif is_empty_table(value) and isinstance(below, dict):
+            continue  # an empty [table] adds nothing; it must not wipe a lower layer's table
         else:
             merged[key] = value
     return merged
@@ -132,6 +134,11 @@ def _set_path(tree: Tree, parts: list[str], leaf: Leaf) -> None:
             raise ConfigError(f"{'.'.join(parts)} conflicts with a value set at {part}", origin=leaf.origin)
         node = child
     node[parts[-1]] = leaf
+
+
+def is_empty_table(node: Tree | Leaf) -> bool:
+    """Empty TOML tables are kept as leaves so they keep their file:line origin."""
+    return isinstance(node, Leaf) and isinstance(node.value, dict) and not node.value
 
 
 def get_leaf(tree: Tree, dotted: str) -> Leaf | None:

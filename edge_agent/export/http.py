@@ -91,9 +91,16 @@ class HttpConnection:
             *headers,
         ]
         try:
-            await self._send(h11.Request(method=method, target=target, headers=all_headers))
-            await self._send(h11.Data(data=body))
-            await self._send(h11.EndOfMessage())
+            # one write for head, body and end: fewer syscalls and no small-packet stalls
+            data = b"".join(
+                self._h11.send(event) or b""
+                for event in (
+                    h11.Request(method=method, target=target, headers=all_headers),
+                    h11.Data(data=body),
+                    h11.EndOfMessage(),
+                )
+            )
+            await self._send_bytes(data)
             response = await self._read_response()
         except BaseException:
             self._broken = True
@@ -104,13 +111,11 @@ class HttpConnection:
             self._broken = True
         return response
 
-    async def _send(self, event: h11.Event) -> None:
-        data = self._h11.send(event)
-        if data:
-            try:
-                await self._stream.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ExportTransportError(f"connection broke while sending: {exc}") from exc
+    async def _send_bytes(self, data: bytes) -> None:
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            raise ExportTransportError(f"connection broke while sending: {exc}") from exc
 
     async def _read_response(self) -> Response:
         status = 0

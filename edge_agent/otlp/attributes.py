@@ -51,6 +51,10 @@ def key_value(key: str, value: AttributeValue) -> bytes:
 
 
 _cache: dict[tuple[int, object], bytes] = {}
+# Scrapers reuse the same attribute dict objects cycle after cycle; an identity
+# hit skips even building the items tuple. The entry keeps the dict alive, so
+# its id cannot be recycled while cached. Callers must not mutate such dicts.
+_by_identity: dict[tuple[int, int], tuple[object, bytes]] = {}
 
 
 def encode_attributes(field_number: int, attributes: Attributes | None) -> bytes:
@@ -61,6 +65,18 @@ def encode_attributes(field_number: int, attributes: Attributes | None) -> bytes
     """
     if not attributes:
         return b""
+    ident = (field_number, id(attributes))
+    hit = _by_identity.get(ident)
+    if hit is not None and hit[0] is attributes:
+        return hit[1]
+    encoded = _encode_cached(field_number, attributes)
+    if len(_by_identity) >= _CACHE_LIMIT:
+        _by_identity.clear()
+    _by_identity[ident] = (attributes, encoded)
+    return encoded
+
+
+def _encode_cached(field_number: int, attributes: Attributes) -> bytes:
     try:
         cache_key: tuple[int, object] = (field_number, tuple(attributes.items()))
         cached = _cache.get(cache_key)

@@ -14,6 +14,7 @@ import enum
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 from edge_agent.otlp import wire
 from edge_agent.otlp.attributes import Attributes, AttributeValue, any_value, encode_attributes
@@ -103,20 +104,23 @@ _POINT_INT_NOSTART = struct.Struct("<BQBq")
 _TB_START, _TB_TIME = _T_START[0], _T_TIME[0]
 _TB_DOUBLE = wire.tag(4, wire.WIRE_FIXED64)[0]
 _TB_INT = wire.tag(6, wire.WIRE_FIXED64)[0]
+_POINT_PREFIX = tuple(b"\x0a" + bytes((n,)) for n in range(128))  # field 1, length n
 
 
 def _number_point(attrs: Attributes | None, value: Number, start_ns: int, time_ns: int) -> bytes:
-    head = encode_attributes(7, attrs)
-    if isinstance(value, int) and not isinstance(value, bool):
+    """One ``NumberDataPoint`` as field 1 of its metric (the hottest encoder: ~0.7 us)."""
+    head = encode_attributes(7, attrs) if attrs else b""
+    if type(value) is int:
         if start_ns:
-            body = _POINT_INT.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_INT, value)
+            body = head + _POINT_INT.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_INT, value)
         else:
-            body = _POINT_INT_NOSTART.pack(_TB_TIME, time_ns, _TB_INT, value)
+            body = head + _POINT_INT_NOSTART.pack(_TB_TIME, time_ns, _TB_INT, value)
     elif start_ns:
-        body = _POINT_DOUBLE.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_DOUBLE, value)
+        body = head + _POINT_DOUBLE.pack(_TB_START, start_ns, _TB_TIME, time_ns, _TB_DOUBLE, float(value))
     else:
-        body = _POINT_DOUBLE_NOSTART.pack(_TB_TIME, time_ns, _TB_DOUBLE, value)
-    return wire.len_field(1, head + body)
+        body = head + _POINT_DOUBLE_NOSTART.pack(_TB_TIME, time_ns, _TB_DOUBLE, float(value))
+    n = len(body)
+    return (_POINT_PREFIX[n] if n < 128 else b"\x0a" + wire.varint(n)) + body
 
 
 def _iter_points(points: Points) -> Iterable[tuple[Attributes | None, Number]]:
@@ -125,6 +129,11 @@ def _iter_points(points: Points) -> Iterable[tuple[Attributes | None, Number]]:
     return points
 
 
+_SUM_TAILS = {
+    (temporality, monotonic): wire.varint_field(2, temporality) + wire.varint_field(3, int(monotonic))
+    for temporality in (1, 2)
+    for monotonic in (False, True)
+}
 _header_cache: dict[tuple[str, str, str], bytes] = {}
 
 
@@ -198,7 +207,8 @@ class MetricsBuilder(_Builder):
         self._seen(time_ns)
 
     def gauge(self, name: str, points: Points, *, unit: str = "", description: str = "") -> None:
-        encoded = [_number_point(a, v, 0, self.time_ns) for a, v in _iter_points(points)]
+        time_ns = self.time_ns
+        encoded = [_number_point(a, v, 0, time_ns) for a, v in _iter_points(points)]
         if encoded:
             self._add(name, unit, description, 5, b"".join(encoded), len(encoded))
 
@@ -214,11 +224,12 @@ class MetricsBuilder(_Builder):
         start_time_ns: int | None = None,
     ) -> None:
         start = self.start_time_ns if start_time_ns is None else start_time_ns
-        encoded = [_number_point(a, v, start, self.time_ns) for a, v in _iter_points(points)]
+        time_ns = self.time_ns
+        encoded = [_number_point(a, v, start, time_ns) for a, v in _iter_points(points)]
         if not encoded:
             return
-        tail = wire.varint_field(2, int(temporality)) + wire.varint_field(3, int(monotonic))
-        self._add(name, unit, description, 7, b"".join(encoded) + tail, len(encoded))
+        encoded.append(_SUM_TAILS[(int(temporality), bool(monotonic))])
+        self._add(name, unit, description, 7, b"".join(encoded), len(encoded) - 1)
 
     def histogram(
         self,
@@ -281,12 +292,82 @@ class MetricsBuilder(_Builder):
 _T_LOG_TIME = wire.tag(1, wire.WIRE_FIXED64)
 _T_LOG_OBSERVED = wire.tag(11, wire.WIRE_FIXED64)
 _LOG_TIMES = struct.Struct("<BQBQ")
+_LOG_TIMES_OBSERVED = struct.Struct("<BQ")
+
+
+class _LineHeads(dict[int, bytes]):
+    """``len(line) -> bytes`` that precede a line in a log record with a fixed-size tail.
+
+    The record is ``0x12 len(record)`` (``ScopeLogs.log_records``), then the
+    body ``0x2a len(AnyValue) 0x0a len(line) line``, then the tail (times,
+    severity, attributes: the same bytes for every line of a batch). So the
+    head depends only on the line length, and a cache hit is one C-level dict
+    lookup.
+    """
+
+    def __init__(self, tail_size: int) -> None:
+        super().__init__()
+        self.tail_size = tail_size
+
+    def __missing__(self, n: int) -> bytes:
+        any_value_size = 1 + len(wire.varint(n)) + n
+        body_size = 1 + len(wire.varint(any_value_size)) + any_value_size
+        head = (
+            b"\x12"
+            + wire.varint(body_size + self.tail_size)
+            + b"\x2a"
+            + wire.varint(any_value_size)
+            + b"\x0a"
+            + wire.varint(n)
+        )
+        if n < 65536:  # bounded: longer lines are rare and cheap to encode each time
+            self[n] = head
+        return head
+
+
+_line_heads: dict[int, _LineHeads] = {}
 
 
 class LogsBuilder(_Builder):
     """Accumulates log records."""
 
     signal = Signal.LOGS
+
+    def lines(
+        self,
+        lines: Sequence[bytes],
+        *,
+        observed_time_ns: int,
+        severity: int = Severity.UNSPECIFIED,
+        attributes: Attributes | None = None,
+    ) -> None:
+        """Add one log record per line: the bulk fast path for log tailers.
+
+        Each line must be valid UTF-8 without its newline (OTLP string
+        bodies are UTF-8; the upstream rejects the whole request otherwise).
+        All records share ``observed_time_ns``, ``severity`` and
+        ``attributes``. Encoding runs in C (``map``/``zip``/``join`` over
+        cached per-length headers): no Python code runs per line.
+        """
+        if not lines:
+            return
+        tail = b"".join(
+            (
+                _LOG_TIMES_OBSERVED.pack(_T_LOG_OBSERVED[0], observed_time_ns),
+                wire.varint_field(2, int(severity)),
+                encode_attributes(6, attributes),
+            )
+        )
+        heads = _line_heads.get(len(tail))
+        if heads is None:
+            if len(_line_heads) >= 64:
+                _line_heads.clear()
+            heads = _line_heads[len(tail)] = _LineHeads(len(tail))
+        self._items.append(
+            b"".join(chain.from_iterable(zip(map(heads.__getitem__, map(len, lines)), lines, repeat(tail))))
+        )
+        self._records += len(lines)
+        self._seen(observed_time_ns)
 
     def record(
         self,

@@ -40,6 +40,8 @@ def varint(value: int) -> bytes:
     """Encode a non-negative integer (or a negative int64, as 10 bytes) as a varint."""
     if 0 <= value < 128:
         return _SMALL_VARINTS[value]
+    if 0 < value < 16384:  # lengths of most sub-messages: two bytes
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     if value < 0:
         value &= (1 << 64) - 1
     out = bytearray()
@@ -54,9 +56,15 @@ def tag(field_number: int, wire_type: int) -> bytes:
     return varint((field_number << 3) | wire_type)
 
 
+# Tags of length-delimited fields 0..63, precomputed: len_field is the hottest call.
+_LEN_TAGS = tuple(tag(n, WIRE_LEN) for n in range(64))
+
+
 def len_field(field_number: int, payload: bytes) -> bytes:
     """A length-delimited field: sub-message, string or bytes."""
-    return tag(field_number, WIRE_LEN) + varint(len(payload)) + payload
+    n = len(payload)
+    head = _LEN_TAGS[field_number] if field_number < 64 else tag(field_number, WIRE_LEN)
+    return head + (_SMALL_VARINTS[n] if n < 128 else varint(n)) + payload
 
 
 def str_field(field_number: int, text: str) -> bytes:

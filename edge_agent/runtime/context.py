@@ -8,6 +8,7 @@ from edge_agent.otlp.builders import LogsBuilder, MetricsBuilder, TracesBuilder
 from edge_agent.otlp.fragment import Fragment, Priority
 from edge_agent.plugin_api import Clock, StateStore
 from edge_agent.runtime.pipeline import Pipeline
+from edge_agent.runtime.telemetry import Counter
 
 
 class RuntimeContext:
@@ -24,6 +25,7 @@ class RuntimeContext:
         resource: bytes,
         scope: bytes,
         start_time_ns: int,
+        events: Counter | None = None,
     ) -> None:
         self._name = name
         self._priority = priority
@@ -33,6 +35,7 @@ class RuntimeContext:
         self._resource = resource
         self._scope = scope
         self._start_time_ns = start_time_ns
+        self._events = events
         self._logger = logging.getLogger(f"edge_agent.plugin.{name}")
 
     @property
@@ -68,6 +71,10 @@ class RuntimeContext:
 
     def traces(self) -> TracesBuilder:
         return TracesBuilder(self._resource, self._scope)
+
+    def count(self, event: str, amount: int = 1) -> None:
+        if self._events is not None and amount:
+            self._events.inc(amount, plugin=self._name, event=event)
 
     async def emit(self, fragment: Fragment, *, durable: bool = False) -> None:
         await self._pipeline.submit(fragment, plugin=self._name, priority=self._priority, durable=durable)

@@ -52,8 +52,12 @@ class PluginRegistry:
     ) -> None:
         self._entry_points = {ep.name: ep for ep in entry_points}
         self._loaded: dict[str, PluginSpec] = {}
+        # modules in plugin directories that failed to import: reported, never fatal by themselves
+        self.import_errors: list[PluginError] = []
         for directory in plugin_dirs:
-            for spec in _scan_directory(directory):
+            specs, errors = _scan_directory(directory)
+            self.import_errors.extend(errors)
+            for spec in specs:
                 self._loaded.setdefault(spec.type_name, spec)
 
     @classmethod
@@ -77,7 +81,8 @@ class PluginRegistry:
             return spec
         ep = self._entry_points.get(type_name)
         if ep is None:
-            raise PluginError(f"unknown plugin type {type_name!r}")
+            note = "".join(f" (note: {err})" for err in self.import_errors)
+            raise PluginError(f"unknown plugin type {type_name!r}{note}")
         spec = _load_entry_point(ep)
         self._loaded[type_name] = spec
         return spec
@@ -87,7 +92,7 @@ class PluginRegistry:
 
     def load_all(self) -> list[PluginSpec | PluginError]:
         """Load every known plugin (for ``edge-agent plugins``); failures are returned, not raised."""
-        result: list[PluginSpec | PluginError] = []
+        result: list[PluginSpec | PluginError] = list(self.import_errors)
         for name in self.names():
             try:
                 result.append(self.get(name))
@@ -110,17 +115,22 @@ def _load_entry_point(ep: metadata.EntryPoint) -> PluginSpec:
     return PluginSpec(ep.name, obj, source)
 
 
-def _scan_directory(directory: Path) -> list[PluginSpec]:
+def _scan_directory(directory: Path) -> tuple[list[PluginSpec], list[PluginError]]:
     if not directory.is_dir():
         raise PluginError(f"plugin directory not found: {directory}")
     specs: list[PluginSpec] = []
+    errors: list[PluginError] = []
     for path in sorted(directory.iterdir()):
         if path.name.startswith(("_", ".")):
             continue
         if path.suffix == ".py" or (path / "__init__.py").is_file():
-            module = _import_path(path)
+            try:
+                module = _import_path(path)
+            except PluginError as exc:
+                errors.append(exc)
+                continue
             specs.extend(PluginSpec(cls.name, cls, f"directory {path}") for cls in _plugin_classes(module))
-    return specs
+    return specs, errors
 
 
 def _import_path(path: Path) -> ModuleType:

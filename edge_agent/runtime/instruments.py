@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psutil
@@ -44,6 +45,11 @@ class AgentInstruments:
             restarts=reg.counter("plugin.restarts", "plugin restarts after a failure", labels=("plugin",)),
             skipped=reg.counter("plugin.skipped_ticks", "scrape ticks skipped", labels=("plugin", "reason")),
             duration=reg.histogram("plugin.duration", "scrape duration", labels=("plugin",)),
+            events=reg.counter(
+                "plugin.events",
+                "plugin-specific events such as malformed input or truncated lines",
+                labels=("plugin", "event"),
+            ),
         )
         export = ExportCounters(
             exported=reg.counter("records.exported", "records delivered upstream", labels=("signal",)),
@@ -59,6 +65,23 @@ class AgentInstruments:
         buffer = BufferInstruments.create(reg, dropped)
         _process_gauges(reg)
         return cls(reg, pipeline, plugins, export, dropped, buffer)
+
+    def register_queue(
+        self, queued_bytes: Callable[[], int], queued_records: Callable[[], dict[str, int]]
+    ) -> None:
+        """Queue depth gauges, read from the buffer at collect time."""
+        self.registry.gauge(
+            "queue.size",
+            "bytes of telemetry waiting to be exported",
+            unit="By",
+            callback=lambda: [({}, float(queued_bytes()))],
+        )
+        self.registry.gauge(
+            "queue.records",
+            "records waiting to be exported",
+            labels=("signal",),
+            callback=lambda: [({"signal": s}, float(n)) for s, n in queued_records().items()],
+        )
 
 
 def _process_gauges(reg: Registry) -> None:

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import psutil
@@ -25,36 +26,63 @@ _CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "ste
 
 @dataclass
 class ScrapeState:
-    """What a scraper must remember between cycles (previous CPU times)."""
+    """What a scraper must remember between cycles.
+
+    Besides the previous CPU times, it memoizes per-device decisions and
+    attribute dicts: devices and interfaces rarely change, and rebuilding
+    them (glob matching, dict literals) every cycle cost more than encoding.
+    """
 
     cpu_previous: list[Any] | None = None
     boot_time_ns: int = 0
     fs_filter: Callable[[Any], bool] = field(default=lambda part: True)
+    memo: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def excluded(self, kind: str, name: str, patterns: tuple[str, ...]) -> bool:
+        key = (kind, name)
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = any(fnmatch.fnmatchcase(name, pat) for pat in patterns)
+        return bool(hit)
+
+    def attrs(self, kind: str, name: str, build: Callable[[], Any]) -> Any:
+        key = (kind, name)
+        hit = self.memo.get(key)
+        if hit is None:
+            if len(self.memo) > 4096:  # hot-plugged devices come and go; stay bounded
+                self.memo.clear()
+            hit = self.memo[key] = build()
+        return hit
 
 
-def _cpu_mode_values(times: Any) -> list[tuple[str, float]]:
-    return [(mode, getattr(times, mode)) for mode in _CPU_MODES if hasattr(times, mode)]
+def _cpu_layout(sample: Any) -> tuple[tuple[str, int], ...]:
+    """(mode, index into the cpu_times tuple) for the modes this kernel reports."""
+    fields = type(sample)._fields
+    return tuple((mode, fields.index(mode)) for mode in _CPU_MODES if mode in fields)
+
+
+def _cpu_attrs(cpu: int, per_cpu: bool, layout: tuple[tuple[str, int], ...]) -> list[dict[str, str]]:
+    if per_cpu:
+        return [{"cpu.logical_number": str(cpu), "cpu.mode": mode} for mode, _ in layout]
+    return [{"cpu.mode": mode} for mode, _ in layout]
 
 
 def scrape_cpu(b: MetricsBuilder, state: ScrapeState, per_cpu: bool) -> None:
     current = psutil.cpu_times(percpu=True) if per_cpu else [psutil.cpu_times()]
+    layout = state.attrs("cpu", "layout", lambda: _cpu_layout(current[0]))
+    previous = state.cpu_previous
     time_points: list[tuple[dict[str, str], float]] = []
     util_points: list[tuple[dict[str, str], float]] = []
-    previous = state.cpu_previous
-    for index, times in enumerate(current):
-        values = _cpu_mode_values(times)
-        base = {"cpu.logical_number": str(index)} if per_cpu else {}
-        for mode, seconds in values:
-            time_points.append(({**base, "cpu.mode": mode} if base else _MODE_ATTRS[mode], seconds))
-        if previous is not None and index < len(previous):
-            before = dict(_cpu_mode_values(previous[index]))
-            deltas = [(mode, max(0.0, seconds - before.get(mode, 0.0))) for mode, seconds in values]
-            total = sum(d for _, d in deltas)
+    for cpu, times in enumerate(current):
+        attrs = state.attrs("cpu.attrs", str(cpu), partial(_cpu_attrs, cpu, per_cpu, layout))
+        values = [times[i] for _, i in layout]
+        time_points.extend(zip(attrs, values, strict=True))
+        if previous is not None and cpu < len(previous):
+            before = previous[cpu]
+            deltas = [max(0.0, v - before[i]) for v, (_, i) in zip(values, layout, strict=True)]
+            total = sum(deltas)
             if total > 0:
-                for mode, delta in deltas:
-                    util_points.append(
-                        ({**base, "cpu.mode": mode} if base else _MODE_ATTRS[mode], delta / total)
-                    )
+                util_points.extend(zip(attrs, [d / total for d in deltas], strict=True))
     state.cpu_previous = current
     b.sum(
         "system.cpu.time",
@@ -70,9 +98,6 @@ def scrape_cpu(b: MetricsBuilder, state: ScrapeState, per_cpu: bool) -> None:
             unit="1",
             description="Fraction of CPU time spent in each mode since the last scrape",
         )
-
-
-_MODE_ATTRS = {mode: {"cpu.mode": mode} for mode in _CPU_MODES}
 
 
 def scrape_load(b: MetricsBuilder) -> None:
@@ -114,14 +139,13 @@ def scrape_disk(b: MetricsBuilder, state: ScrapeState, exclude_devices: tuple[st
     counters = psutil.disk_io_counters(perdisk=True) or {}
     io, ops, busy = [], [], []
     for device, c in counters.items():
-        if any(fnmatch.fnmatchcase(device, pat) for pat in exclude_devices):
+        if state.excluded("disk", device, exclude_devices):
             continue
-        read = {"system.device": device, "disk.io.direction": "read"}
-        write = {"system.device": device, "disk.io.direction": "write"}
+        read, write, plain = state.attrs("disk.attrs", device, partial(_disk_attrs, device))
         io += [(read, c.read_bytes), (write, c.write_bytes)]
         ops += [(read, c.read_count), (write, c.write_count)]
         if hasattr(c, "busy_time"):
-            busy.append(({"system.device": device}, c.busy_time / 1000.0))
+            busy.append((plain, c.busy_time / 1000.0))
     start = state.boot_time_ns
     b.sum(
         "system.disk.io",
@@ -137,6 +161,31 @@ def scrape_disk(b: MetricsBuilder, state: ScrapeState, exclude_devices: tuple[st
         )
 
 
+def _disk_attrs(device: str) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    return (
+        {"system.device": device, "disk.io.direction": "read"},
+        {"system.device": device, "disk.io.direction": "write"},
+        {"system.device": device},
+    )
+
+
+def _nic_attrs(nic: str) -> tuple[dict[str, str], dict[str, str]]:
+    return (
+        {"network.interface.name": nic, "network.io.direction": "transmit"},
+        {"network.interface.name": nic, "network.io.direction": "receive"},
+    )
+
+
+def _fs_attrs(part: Any) -> tuple[dict[str, str], ...]:
+    base = {
+        "system.device": part.device,
+        "system.filesystem.mountpoint": part.mountpoint,
+        "system.filesystem.type": part.fstype,
+        "system.filesystem.mode": "ro" if "ro" in part.opts.split(",") else "rw",
+    }
+    return (base, *({**base, "system.filesystem.state": s} for s in ("used", "free", "reserved")))
+
+
 def scrape_filesystem(b: MetricsBuilder, state: ScrapeState) -> None:
     usage, utilization = [], []
     for part in psutil.disk_partitions(all=False):
@@ -146,18 +195,11 @@ def scrape_filesystem(b: MetricsBuilder, state: ScrapeState) -> None:
             du = psutil.disk_usage(part.mountpoint)
         except OSError:  # unmounted between listing and stat, or no permission
             continue
-        base = {
-            "system.device": part.device,
-            "system.filesystem.mountpoint": part.mountpoint,
-            "system.filesystem.type": part.fstype,
-            "system.filesystem.mode": "ro" if "ro" in part.opts.split(",") else "rw",
-        }
+        base, used, free, reserved_attrs = state.attrs(
+            "fs.attrs", "|".join(part[:4]), partial(_fs_attrs, part)
+        )
         reserved = max(0, du.total - du.used - du.free)
-        usage += [
-            ({**base, "system.filesystem.state": "used"}, du.used),
-            ({**base, "system.filesystem.state": "free"}, du.free),
-            ({**base, "system.filesystem.state": "reserved"}, reserved),
-        ]
+        usage += [(used, du.used), (free, du.free), (reserved_attrs, reserved)]
         if du.total:
             utilization.append((base, du.used / du.total))
     b.sum(
@@ -170,14 +212,18 @@ def scrape_network(b: MetricsBuilder, state: ScrapeState, exclude: tuple[str, ..
     counters = psutil.net_io_counters(pernic=True)
     io, packets, errors, dropped = [], [], [], []
     for nic, c in counters.items():
-        if any(fnmatch.fnmatchcase(nic, pat) for pat in exclude):
+        if state.excluded("nic", nic, exclude):
             continue
-        tx = {"network.interface.name": nic, "network.io.direction": "transmit"}
-        rx = {"network.interface.name": nic, "network.io.direction": "receive"}
-        io += [(tx, c.bytes_sent), (rx, c.bytes_recv)]
-        packets += [(tx, c.packets_sent), (rx, c.packets_recv)]
-        errors += [(tx, c.errout), (rx, c.errin)]
-        dropped += [(tx, c.dropout), (rx, c.dropin)]
+        tx, rx = state.attrs("nic.attrs", nic, partial(_nic_attrs, nic))
+        sent, recv, packets_sent, packets_recv, errin, errout, dropin, dropout = c[:8]
+        io.append((tx, sent))
+        io.append((rx, recv))
+        packets.append((tx, packets_sent))
+        packets.append((rx, packets_recv))
+        errors.append((tx, errout))
+        errors.append((rx, errin))
+        dropped.append((tx, dropout))
+        dropped.append((rx, dropin))
     start = state.boot_time_ns
     b.sum("system.network.io", io, unit="By", start_time_ns=start, description="Bytes sent and received")
     b.sum("system.network.packets", packets, unit="{packet}", start_time_ns=start)

@@ -1,55 +1,59 @@
-"""RSS does not grow with the backlog: a 1 GiB backlog costs less than 10 MiB over an empty buffer."""
+"""MemoryBuffer: append waits for room (backpressure); offer drops the oldest past the bound."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+import trio
 
-import pytest
-
-from edge_agent.buffer.store import STATE_FILE
-
-ROOT = Path(__file__).resolve().parents[2]
-BACKLOG = 1024**3
-MARGIN = 10 * 1024 * 1024
+from edge_agent import Fragment, Signal
+from edge_agent.buffer.memory import MemoryBuffer
+from edge_agent.runtime.telemetry import Registry
 
 
-def _probe(*args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.buffer.rss_probe", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout
+def _buffer(max_bytes: int) -> tuple[MemoryBuffer, object]:
+    dropped = Registry().counter("records.dropped", "d", labels=("signal", "reason"))
+    return MemoryBuffer(max_bytes, dropped), dropped
 
 
-def _measure(directory: Path) -> tuple[int, int, int]:
-    words = _probe("measure", str(directory), "8").split()
-    return int(words[1]), int(words[3]), int(words[5])
+def _frag(size: int) -> Fragment:
+    return Fragment(Signal.LOGS, b"x" * size, 1)
 
 
-@pytest.mark.slow
-def test_rss_with_a_1_gib_backlog_stays_within_10_mib_of_empty(tmp_path: Path) -> None:
-    """Opening and reading from a 1 GiB backlog (with and without cursor state) keeps RSS bounded."""
-    empty, full = tmp_path / "empty", tmp_path / "full"
-    empty.mkdir()
-    try:
-        _probe("fill", str(full), str(BACKLOG))
-        size = sum(p.stat().st_size for p in full.iterdir())
-        assert size >= BACKLOG
-        base_rss, base_peak, _ = _measure(empty)
-        rss, peak, records = _measure(full)
-        assert records > 4000, "the backlog is really there"
-        assert rss - base_rss < MARGIN, f"RSS {rss - base_rss} bytes over empty with state"
-        assert peak - base_peak < MARGIN, f"peak RSS {peak - base_peak} bytes over empty with state"
-        (full / STATE_FILE).unlink()  # worst case: every segment rescanned on start
-        rss, peak, _ = _measure(full)
-        assert rss - base_rss < MARGIN, f"RSS {rss - base_rss} bytes over empty after a full rescan"
-        assert peak - base_peak < MARGIN, f"peak RSS {peak - base_peak} bytes over empty after a full rescan"
-    finally:
-        shutil.rmtree(full, ignore_errors=True)  # never leave a gigabyte behind
+async def test_append_waits_for_room_and_drops_nothing() -> None:
+    """An append that would overflow waits until the exporter acks, then goes in; nothing is dropped."""
+    buffer, dropped = _buffer(1000)
+    await buffer.append(_frag(600))
+    done = trio.Event()
+
+    async def second() -> None:
+        await buffer.append(_frag(600))
+        done.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(second)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not done.is_set()
+        batch = await buffer.next_batch(max_bytes=10_000)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not done.is_set()  # in flight still counts against the bound
+        buffer.ack(batch)
+        await trio.testing.wait_all_tasks_blocked()
+        assert done.is_set()
+    assert buffer.queued_records()["logs"] == 1
+    assert dropped.total() == 0  # type: ignore[attr-defined]
+
+
+async def test_append_of_an_oversized_fragment_does_not_block() -> None:
+    """A fragment bigger than the whole bound never waits forever: it is dropped and counted."""
+    buffer, dropped = _buffer(100)
+    with trio.fail_after(1):
+        await buffer.append(_frag(500))
+    assert dropped.value(signal="logs", reason="memory_limit") == 1  # type: ignore[attr-defined]
+
+
+def test_offer_drops_oldest_past_the_bound() -> None:
+    """offer never waits: the oldest data goes and is counted with reason memory_limit."""
+    buffer, dropped = _buffer(1000)
+    for _ in range(3):
+        buffer.offer(_frag(400))
+    assert buffer.queued_bytes() == 800
+    assert dropped.value(signal="logs", reason="memory_limit") == 1  # type: ignore[attr-defined]

@@ -184,3 +184,28 @@ def _normalize(v: object) -> object:
 def test_any_value_round_trips(value: object) -> None:
     """Any attribute value the API accepts decodes to the same value."""
     assert _decode(AnyValue.FromString(attributes.any_value(value))) == _normalize(value)  # type: ignore[arg-type]
+
+
+@given(st.lists(st.text(max_size=300), max_size=50), st.integers(min_value=1, max_value=2**63))
+def test_lines_fast_path_round_trips(texts: list[str], observed: int) -> None:
+    """LogsBuilder.lines encodes one record per line that parses back with body, time and attributes."""
+    b = LogsBuilder(RESOURCE, SCOPE)
+    b.lines(
+        [t.encode() for t in texts], observed_time_ns=observed, severity=Severity.WARN, attributes={"f": "x"}
+    )
+    frag = b.build()
+    assert frag.records == len(texts)
+    req = ExportLogsServiceRequest.FromString(frag.payload)
+    records = [r for rl in req.resource_logs for sl in rl.scope_logs for r in sl.log_records]
+    assert [r.body.string_value for r in records] == texts
+    assert all(r.observed_time_unix_nano == observed and r.severity_number == 13 for r in records)
+    assert all(_attrs(r.attributes) == {"f": "x"} for r in records)
+
+
+def test_lines_fast_path_long_line() -> None:
+    """A line longer than the header cache bound (64 KiB) still encodes correctly."""
+    b = LogsBuilder(RESOURCE, SCOPE)
+    b.lines([b"x" * 200_000, b"short"], observed_time_ns=1)
+    req = ExportLogsServiceRequest.FromString(b.build().payload)
+    bodies = [r.body.string_value for r in req.resource_logs[0].scope_logs[0].log_records]
+    assert [len(x) for x in bodies] == [200_000, 5]

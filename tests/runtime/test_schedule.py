@@ -1,0 +1,62 @@
+"""Tick arithmetic: phase-aligned, jittered phase, overruns skipped and counted."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from edge_agent.runtime.schedule import TickSchedule
+
+
+@pytest.mark.parametrize(
+    ("finished_offsets", "expected"),
+    [
+        # scrape durations well inside the interval: no drift, nothing skipped
+        ([0.1, 10.3, 20.9], [(10.0, 0), (20.0, 0), (30.0, 0)]),
+        # one scrape overruns by 2.5 intervals: two ticks skipped, grid kept
+        ([25.0], [(30.0, 2)]),
+        # finishing exactly on the next tick counts that tick as missed
+        ([10.0], [(20.0, 1)]),
+    ],
+)
+def test_after_run(finished_offsets: list[float], expected: list[tuple[float, int]]) -> None:
+    """The next due time stays on the interval grid and overrun ticks are counted, not queued."""
+    schedule = TickSchedule(10.0)
+    assert schedule.first(0.0) == 0.0
+    got = []
+    for finished in finished_offsets:
+        decision = schedule.after_run(finished)
+        got.append((decision.due, decision.skipped))
+    assert got == expected
+
+
+def test_jitter_spreads_phase_within_bounds() -> None:
+    """Random phases are within [0, jitter) and spread out (no thundering herd)."""
+    phases = [
+        TickSchedule(60.0, jitter=30.0, rng=random.Random(seed)).first(100.0) - 100.0 for seed in range(400)
+    ]
+    assert all(0.0 <= p < 30.0 for p in phases)
+    # a roughly uniform spread: every 5 s bucket gets some devices
+    buckets = {int(p // 5) for p in phases}
+    assert buckets == set(range(6))
+
+
+def test_jitter_capped_at_interval() -> None:
+    """A jitter larger than the interval is capped to one interval."""
+    schedule = TickSchedule(1.0, jitter=50.0, rng=random.Random(1))
+    assert 0.0 <= schedule.first(0.0) < 1.0
+
+
+def test_retime_applies_from_next_tick() -> None:
+    """Changing the interval moves the next due time by the new interval."""
+    schedule = TickSchedule(10.0)
+    schedule.first(0.0)
+    schedule.retime(5.0)
+    assert schedule.after_run(1.0).due == 5.0
+
+
+def test_invalid_interval() -> None:
+    """Zero or negative intervals are programming errors."""
+    with pytest.raises(ValueError, match="positive"):
+        TickSchedule(0)
