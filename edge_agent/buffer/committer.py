@@ -9,7 +9,9 @@ fsync in one worker-thread call. Only then is the bookkeeping updated and
 are the durable writers released. The same task does the housekeeping:
 deleting fully settled segments (after saving a state that says so),
 periodic fsync (``fsync = "interval"``), saving the cursor state at most
-every ``state_interval``, self-metrics.
+every ``state_interval`` when segments were created, sealed or deleted,
+logging acknowledgements a quarter second after they happen (see
+cursor.py), self-metrics.
 
 Commits are shielded from cancellation: a frame is either written and
 accounted, or still in memory, never half of each. One lock orders every
@@ -33,7 +35,7 @@ from edge_agent.buffer.batching import OpenBatch, OpenBatches
 from edge_agent.buffer.commit import CommitPlan, CommitResult, Prepared, apply_commit, plan_commit
 from edge_agent.buffer.config import BufferConfig
 from edge_agent.buffer.crypto import OVERHEAD
-from edge_agent.buffer.cursor import encode_state
+from edge_agent.buffer.cursor import Ack, encode_acks, encode_state
 from edge_agent.buffer.droplog import DropRecorder
 from edge_agent.buffer.frames import FRAME_HEADER_SIZE, Envelope, encode_envelope
 from edge_agent.buffer.instruments import BufferInstruments
@@ -44,6 +46,9 @@ from edge_agent.buffer.table import ALL_STREAMS, SegmentTable
 from edge_agent.otlp.fragment import Fragment
 
 log = logging.getLogger("edge_agent.buffer")
+
+ACK_INTERVAL = 0.25  # acknowledgements reach the (unsynced) ack log this soon after they happen
+ACK_LOG_MAX = 64 * 1024  # past this the log is folded into a state write
 
 
 @dataclass
@@ -86,7 +91,11 @@ class Committer:
         self.progress = trio.Event()
         self.next_seq = 0
         self.blocked_until: float | None = None  # block policy: the disk is full until space frees
+        self._durable_due: float | None = None  # a durable writer is waiting: commit by then
         self._state_dirty = False
+        self._acks: list[Ack] = []  # settled since the last state or ack-log write
+        self._last_ack_write = float("-inf")
+        self._ack_log_bytes = 0
         self._state_size = 0
         self._last_state_write = float("-inf")
         self._last_fsync = float("-inf")
@@ -108,8 +117,13 @@ class Committer:
         return batch_id
 
     def waiter(self, batch_id: int) -> Waiter:
+        """Register a durable writer: its commit comes within ``durable_delay``, not ``commit_interval``."""
         waiter = Waiter()
         self._waiters.setdefault(batch_id, []).append(waiter)
+        if self._durable_due is None:
+            delay = min(self.config.durable_delay, self.config.commit_interval)
+            self._durable_due = trio.current_time() + delay
+            self._wake.set()
         return waiter
 
     def full_reason(self, size: int) -> str:
@@ -137,19 +151,27 @@ class Committer:
 
     def _next_deadline(self) -> float:
         deadlines = [float("inf")]
-        due = self.s.open.due_at()
+        due = self._due()
         if due is not None:
             deadlines.append(max(due, self.blocked_until or due))
         if self._state_dirty:
             deadlines.append(self._last_state_write + self.config.state_interval)
+        if self._acks:
+            deadlines.append(self._last_ack_write + ACK_INTERVAL)
         if self.config.fsync == "interval" and self.s.store.has_unsynced():
             deadlines.append(self._last_fsync + self.config.fsync_interval)
         if self.s.table.done():
             deadlines.append(trio.current_time())
         return min(deadlines)
 
-    def _commit_due(self, now: float) -> bool:
+    def _due(self) -> float | None:
         due = self.s.open.due_at()
+        if due is not None and self._durable_due is not None:
+            return min(due, self._durable_due)
+        return due
+
+    def _commit_due(self, now: float) -> bool:
+        due = self._due()
         if due is None:
             return False
         if self.blocked_until is not None and now < self.blocked_until:
@@ -167,6 +189,7 @@ class Committer:
                 # half the memory bound per commit, so writers can fill the other half meanwhile
                 limit = None if force else max(self.config.commit_bytes, self.config.max_memory_bytes // 2)
                 batches = self.s.open.take(limit)
+                self._durable_due = None
                 if batches:
                     prepared = await self._prepare_all(batches)
                     plan = plan_commit(
@@ -246,8 +269,8 @@ class Committer:
         return encode_state([s for s in self.s.table if s.seq not in victims], self.next_seq)
 
     def _disk_limit(self) -> int:
-        # room for the state file and its temporary copy while it is replaced
-        return self.config.max_disk_bytes - 2 * self._state_size - 4096
+        # room for the state file, its temporary copy while it is replaced, and the ack log
+        return self.config.max_disk_bytes - 2 * self._state_size - ACK_LOG_MAX - 8192
 
     def _apply(self, plan: CommitPlan, result: CommitResult, batches: list[OpenBatch]) -> None:
         now = trio.current_time()
@@ -325,10 +348,14 @@ class Committer:
 
     # -- housekeeping ------------------------------------------------------
 
-    def settled(self, done: list[Segment]) -> None:
-        self._state_dirty = True
-        if done:
-            self._wake.set()
+    def settled(self, settled: list[tuple[int, int, int, int]], done: list[Segment]) -> None:
+        """Frames were acknowledged or settled as damaged: log them soon, delete what is done."""
+        for seq, start, end, records in settled:
+            segment = self.s.table.get(seq)
+            if segment is not None:
+                self._acks.append((seq, segment.header.uid, start, end, records))
+        if done or settled:
+            self._wake.set()  # deletions to do, or acks to log
         self.progress.set()
         self.progress = trio.Event()
 
@@ -383,10 +410,20 @@ class Committer:
             self._last_fsync = now
         if force_state or (self._state_dirty and now - self._last_state_write >= self.config.state_interval):
             await self._save_state(now)
+        elif self._acks and now - self._last_ack_write >= ACK_INTERVAL:
+            data = encode_acks(self._acks)
+            self._acks = []
+            self._last_ack_write = now
+            await trio.to_thread.run_sync(self.s.store.append_acks, data)
+            self._ack_log_bytes += len(data)
+            if self._ack_log_bytes >= ACK_LOG_MAX:
+                self._state_dirty = True  # fold the log into the state at the next state write
 
     async def _save_state(self, now: float) -> None:
         data = encode_state(self.s.table, self.next_seq)
-        self._state_dirty = False  # acks arriving during the write make it dirty again
+        self._state_dirty = False  # changes during the write make it dirty again
+        self._acks = []  # in the state now
+        self._ack_log_bytes = 0
         self._last_state_write = now
         try:
             await trio.to_thread.run_sync(self.s.store.write_state, data)

@@ -91,6 +91,14 @@ class BufferConfig:
             "check": _check_min_size,
         },
     )
+    durable_delay: Duration = field(
+        default=Duration(0.01),
+        metadata={
+            "help": "a durable write (a receiver acknowledging its client) waits at most this long for "
+            "others to share its commit (at most commit_interval); bounds receiver latency and the "
+            "fsync rate under receiver load"
+        },
+    )
     fsync: Literal["always", "interval", "never"] = field(
         default="always",
         metadata={

@@ -9,10 +9,19 @@
 
 It is replaced atomically (temp file, fsync, rename, fsync directory), so
 after a crash it is either the previous or the next version. It is written
-at most every ``state_interval``: acknowledgements newer than the last write
-are lost in a crash, which means those frames are sent again (at-least-once,
-never loss). Sealed segments whose summary is here are not rescanned on
-start, which keeps start-up time independent of the backlog size.
+when segments are created, sealed or deleted (at most every
+``state_interval``, and always before files are deleted). Sealed segments
+whose summary is here are not rescanned on start, which keeps start-up time
+independent of the backlog size.
+
+Acknowledgements go to ``acks.cbor`` instead: an append-only sequence of
+small CBOR arrays ``[seq, uid, start, end, records]``, written a quarter of
+a second after they happen, without fsync and without rewriting anything.
+A process crash (the page cache survives) then resends almost nothing; a
+power loss may resend up to the kernel's writeback delay of acknowledged
+data (duplicates, never loss); and the flash sees one page written back now
+and then instead of a rewritten state file every second. Every state write
+starts the log afresh. A torn last entry is ignored.
 
 Decoding is strict about types and lenient about everything else: a state
 file that does not decode is ignored (every segment is rescanned and
@@ -21,6 +30,8 @@ resent), never a reason to refuse to start.
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +39,7 @@ from typing import Any
 import cbor2
 
 from edge_agent.buffer.frames import SIGNAL_BY_INDEX, SIGNAL_INDEX
+from edge_agent.buffer.ranges import RangeSet
 from edge_agent.buffer.segments import Segment
 from edge_agent.otlp.fragment import Priority, Signal
 
@@ -151,3 +163,47 @@ def _nonneg(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise ValueError(f"expected a non-negative integer, got {value!r}")
     return value
+
+
+Ack = tuple[int, int, int, int, int]  # segment seq, segment uid, start, end, records
+
+
+def encode_acks(acks: Iterable[Ack]) -> bytes:
+    return b"".join(cbor2.dumps(list(ack)) for ack in acks)
+
+
+def decode_acks(data: bytes) -> list[Ack]:
+    """Every complete entry, stopping at the first that does not decode (a torn tail)."""
+    out: list[Ack] = []
+    stream = io.BytesIO(data)
+    decoder = cbor2.CBORDecoder(stream)
+    while stream.tell() < len(data):
+        try:
+            item = decoder.decode()
+            seq, uid, start, end, records = (_nonneg(x) for x in item)
+        except (cbor2.CBORDecodeError, ValueError, TypeError, EOFError):
+            break
+        out.append((seq, uid, start, end, records))
+    return out
+
+
+def apply_acks(state: CursorState, acks: Iterable[Ack]) -> CursorState:
+    """The state with logged acknowledgements folded in (idempotent: a range counts once)."""
+    segments = dict(state.segments)
+    ranges = {seq: RangeSet(rec.settled) for seq, rec in segments.items()}
+    for seq, uid, start, end, records in acks:
+        record = segments.get(seq)
+        if record is None:
+            # created after the last state write: a stub carrying only what was settled
+            # (the segment is rescanned on start, which recounts its frames and records)
+            record = segments[seq] = SegmentRecord(
+                seq, uid, Signal.LOGS, Priority.NORMAL, 0, False, 0, 0, 0, 0, (), 0
+            )
+            ranges[seq] = RangeSet()
+        if record.uid != uid or end <= start or ranges[seq].covers(start, end):
+            continue
+        ranges[seq].add(start, end)
+        segments[seq] = dataclasses.replace(
+            record, settled=tuple(ranges[seq]), settled_records=record.settled_records + records
+        )
+    return CursorState(state.next_seq, segments)

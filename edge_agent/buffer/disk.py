@@ -27,7 +27,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.buffer.crypto import open_sealer
 from edge_agent.buffer.droplog import DropRecorder
 from edge_agent.buffer.instruments import BufferInstruments
-from edge_agent.buffer.reader import BatchReader
+from edge_agent.buffer.reader import BatchReader, Settlement
 from edge_agent.buffer.recovery import RecoveryReport
 from edge_agent.buffer.replay import ReplayPlanner
 from edge_agent.buffer.segments import Segment
@@ -93,9 +93,9 @@ class DiskBuffer:
         self._committer = Committer(self._s, notify_data=self._reader.notify_data)
         self.report: RecoveryReport | None = None
 
-    def _settled(self, done: list[Segment]) -> None:
+    def _settled(self, settled: list[Settlement], done: list[Segment]) -> None:
         # the reader exists before the committer; forward acks to it
-        self._committer.settled(done)
+        self._committer.settled(settled, done)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -227,7 +227,8 @@ class DiskBuffer:
         return {
             "kind": "disk",
             "dir": str(self.directory),
-            "bytes": self._s.table.total_bytes(),
+            "bytes": self.queued_bytes(),
+            "disk_bytes": self._s.table.total_bytes(),
             "max_bytes": self.max_bytes,
             "memory_bytes": self._s.open.memory_bytes,
             "max_memory_bytes": int(self.config.max_memory_bytes),

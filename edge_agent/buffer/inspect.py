@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_agent.buffer import codecs
-from edge_agent.buffer.cursor import CursorState, StateDecodeError, decode_state
+from edge_agent.buffer.cursor import CursorState
 from edge_agent.buffer.frames import Envelope, EnvelopeError, Sealer, open_body
 from edge_agent.buffer.ranges import RangeSet
+from edge_agent.buffer.recovery import RecoveryReport
 from edge_agent.buffer.scan import Damage, FrameScanner, NeedData, ScannedFrame
 from edge_agent.buffer.segments import (
     SEGMENT_HEADER_SIZE,
@@ -26,7 +27,7 @@ from edge_agent.buffer.segments import (
     parse_segment_header,
     parse_segment_name,
 )
-from edge_agent.buffer.store import LOCK_FILE, READ_CHUNK, STATE_FILE
+from edge_agent.buffer.store import ACK_FILE, LOCK_FILE, READ_CHUNK, STATE_FILE, load_state
 
 FrameVisitor = Callable[[str, int, Envelope, bool], None]  # segment name, offset, envelope, settled
 
@@ -68,7 +69,7 @@ def inspect_directory(
             result.ignored.append(name)
             continue
         result.total_bytes += path.stat().st_size
-        if name in (STATE_FILE, LOCK_FILE, STATE_FILE + ".tmp"):
+        if name in (STATE_FILE, LOCK_FILE, STATE_FILE + ".tmp", ACK_FILE):
             continue
         parsed = parse_segment_name(name)
         if parsed is None:
@@ -93,13 +94,10 @@ def _is_locked(directory: Path) -> bool:
 
 
 def _state(directory: Path, result: Inspection) -> CursorState | None:
-    try:
-        return decode_state((directory / STATE_FILE).read_bytes())
-    except FileNotFoundError:
-        return None
-    except (OSError, StateDecodeError) as exc:
-        result.state_problem = f"{STATE_FILE} is unusable: {exc}"
-        return None
+    report = RecoveryReport()
+    state = load_state(directory, report)
+    result.state_problem = report.state_problem
+    return state
 
 
 def _inspect_segment(

@@ -46,7 +46,7 @@ class BatchReader:
         wire: Encoding,
         level: int | None,
         frame_codec: Encoding,
-        on_settled: Callable[[list[Segment]], None],
+        on_settled: Callable[[list[Settlement], list[Segment]], None],
     ) -> None:
         self._store = store
         self._table = table
@@ -157,9 +157,8 @@ class BatchReader:
     # -- damage and loss ---------------------------------------------------
 
     def _settle_damaged(self, segment: Segment, ref: FrameRef, damage: Damage) -> None:
-        done = self._planner.acked((ref,))  # settled for good: it will never decode
+        self._planner.acked((ref,))  # settled for good: it will never decode
         self._count_damage(segment, [damage])
-        self._on_settled(done)
 
     def _count_damage(self, segment: Segment, damages: list[Damage]) -> None:
         for damage in damages:
@@ -169,7 +168,8 @@ class BatchReader:
             if not damage.records:
                 log.warning("buffer skipped %s", detail)
         if damages:
-            self._on_settled([s for s in (segment,) if s.is_done()])
+            settled = [(segment.seq, d.offset, d.end, d.records) for d in damages]
+            self._on_settled(settled, [s for s in (segment,) if s.is_done()])
 
     def _lost(self, stream: StreamKey, refs: tuple[FrameRef, ...]) -> None:
         lost = self._planner.released(stream, refs)
@@ -179,18 +179,25 @@ class BatchReader:
 
     def ack(self, batch: Batch) -> None:
         token = _token(batch)
-        self._on_settled(self._planner.acked(token.refs))
+        self._on_settled(_settlements(token.refs), self._planner.acked(token.refs))
 
     def drop(self, batch: Batch, reason: str) -> None:
         token = _token(batch)
         self._drops.record(batch.signal, reason, batch.records, "refused upstream")
-        self._on_settled(self._planner.acked(token.refs))
+        self._on_settled(_settlements(token.refs), self._planner.acked(token.refs))
 
     def release(self, batch: Batch) -> None:
         token = _token(batch)
         self._lost(token.stream, token.refs)
-        self._on_settled([])
+        self._on_settled([], [])
         self.notify_data()
+
+
+Settlement = tuple[int, int, int, int]  # segment seq, start, end, records
+
+
+def _settlements(refs: tuple[FrameRef, ...]) -> list[Settlement]:
+    return [(r.seq, r.offset, r.end, r.records) for r in refs]
 
 
 def _token(batch: Batch) -> BatchToken:

@@ -4,10 +4,11 @@ Layout of the directory (mode 0700)::
 
     lock                                   flock()ed by the running agent
     state.cbor                             cursor state (see cursor.py)
+    acks.cbor                              acknowledgements since the last state write
     000000000042-metrics-normal.seg        segment files (see segments.py)
 
-Only files named like segments, ``state.cbor``, its ``.tmp`` and ``lock``
-are ours; anything else is left alone and reported. The store does I/O
+Only files named like segments, ``state.cbor``, its ``.tmp``, ``acks.cbor``
+and ``lock`` are ours; anything else is left alone and reported. The store does I/O
 only: what to write where is decided by the sans-IO planners, and the store
 reports exactly how far it got so the bookkeeping never runs ahead of the
 disk.
@@ -26,7 +27,14 @@ from pathlib import Path
 
 from edge_agent.buffer.commit import CommitPlan, CommitResult
 from edge_agent.buffer.crypto import AesGcmSealer
-from edge_agent.buffer.cursor import CursorState, SegmentRecord, StateDecodeError, decode_state
+from edge_agent.buffer.cursor import (
+    CursorState,
+    SegmentRecord,
+    StateDecodeError,
+    apply_acks,
+    decode_acks,
+    decode_state,
+)
 from edge_agent.buffer.frames import frame_from_body
 from edge_agent.buffer.recovery import RecoveryReport, SegmentRebuilder, trusted_segment
 from edge_agent.buffer.scan import Damage, FrameScanner, NeedData, ScannedFrame
@@ -46,6 +54,7 @@ from edge_agent.runtime.state import ensure_private_dir, fsync_dir, write_atomic
 log = logging.getLogger("edge_agent.buffer")
 
 STATE_FILE = "state.cbor"
+ACK_FILE = "acks.cbor"
 LOCK_FILE = "lock"
 READ_CHUNK = 1 << 20
 
@@ -94,7 +103,7 @@ class SegmentStore:
         table = SegmentTable()
         highest = -1
         for name in sorted(os.listdir(self.directory)):
-            if name in (STATE_FILE, LOCK_FILE):
+            if name in (STATE_FILE, LOCK_FILE, ACK_FILE):
                 continue
             path = self.directory / name
             if name == STATE_FILE + ".tmp":
@@ -121,13 +130,7 @@ class SegmentStore:
         return Recovered(table, report, next_seq)
 
     def _load_state(self, report: RecoveryReport) -> CursorState | None:
-        try:
-            return decode_state((self.directory / STATE_FILE).read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, StateDecodeError) as exc:
-            report.state_problem = f"{STATE_FILE} is unusable ({exc}); every segment is rescanned"
-            return None
+        return load_state(self.directory, report)
 
     def _recover_segment(
         self,
@@ -286,7 +289,18 @@ class SegmentStore:
             self._remove(seq)
 
     def write_state(self, data: bytes) -> None:
+        """Replace the state durably; the acknowledgement log starts afresh (the state has them)."""
         write_atomic(self.directory / STATE_FILE, data)
+        with contextlib.suppress(FileNotFoundError):
+            os.truncate(self.directory / ACK_FILE, 0)
+
+    def append_acks(self, data: bytes) -> None:
+        """Log acknowledgements: appended, not fsynced (losing them only means resending)."""
+        fd = os.open(self.directory / ACK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
 
     # -- reading -----------------------------------------------------------
 
@@ -340,3 +354,19 @@ def _write_all(fd: int, data: bytes) -> None:
         if written == 0:
             raise OSError(errno.EIO, "write returned 0")
         view = view[written:]
+
+
+def load_state(directory: Path, report: RecoveryReport) -> CursorState | None:
+    """The cursor state with the acknowledgement log applied, or None (problems go in ``report``)."""
+    try:
+        state = decode_state((directory / STATE_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, StateDecodeError) as exc:
+        report.state_problem = f"{STATE_FILE} is unusable ({exc}); every segment is rescanned"
+        return None
+    try:
+        acks = decode_acks((directory / ACK_FILE).read_bytes())
+    except FileNotFoundError:
+        return state
+    return apply_acks(state, acks)

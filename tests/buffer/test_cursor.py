@@ -64,3 +64,19 @@ def test_settled_range_ending_before_it_starts_is_refused() -> None:
     raw["segments"][0]["settled"] = [[200, 100]]
     with pytest.raises(StateDecodeError):
         decode_state(cbor2.dumps(raw))
+
+
+def test_ack_log_applies_once_and_ignores_a_torn_tail() -> None:
+    """Logged acks fold into the state once each; a torn entry and another file's uid are ignored;
+    a segment newer than the state gets a stub holding its settled ranges."""
+    from edge_agent.buffer.cursor import apply_acks, decode_acks, encode_acks
+
+    state = decode_state(encode_state([_segment()], next_seq=4))
+    log = encode_acks([(3, 99, 48, 148, 4), (3, 99, 48, 148, 4), (3, 7, 0, 10, 1), (8, 99, 48, 60, 1)])
+    acks = decode_acks(log + encode_acks([(3, 99, 0, 48, 0)])[:-2])
+    assert len(acks) == 4
+    applied = apply_acks(state, acks)
+    rec = applied.segments[3]
+    assert (rec.settled, rec.settled_records) == (((48, 248),), 10)
+    stub = applied.segments[8]
+    assert (stub.uid, stub.settled, stub.sealed, stub.records) == (99, ((48, 60),), False, 0)
