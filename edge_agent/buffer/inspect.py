@@ -24,6 +24,7 @@ from edge_agent.buffer.segments import (
     SEGMENT_HEADER_SIZE,
     SegmentHeader,
     StreamKey,
+    newer_format,
     parse_segment_header,
     parse_segment_name,
 )
@@ -109,7 +110,11 @@ def _inspect_segment(
     visit: FrameVisitor | None,
 ) -> None:
     with path.open("rb") as f:
-        header = parse_segment_header(f.read(SEGMENT_HEADER_SIZE))
+        raw = f.read(SEGMENT_HEADER_SIZE)
+        if newer_format(raw) is not None:
+            result.ignored.append(f"{path.name} (written by a newer format version)")
+            return
+        header = parse_segment_header(raw)
         if header is None:
             result.damage.append((path.name, Damage(0, SEGMENT_HEADER_SIZE, "garbage")))
             return

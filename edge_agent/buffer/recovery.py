@@ -45,6 +45,7 @@ class RecoveryReport:
     damage: list[tuple[str, Damage]] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    newer: list[str] = field(default_factory=list)  # segments of a newer format, left alone
     # segments the state knew about that are gone (reason segment_missing) or were
     # unusable and removed (reason corrupt): (file name, signal, unsent records, reason)
     lost: list[tuple[str, Signal, int, str]] = field(default_factory=list)

@@ -92,6 +92,17 @@ class SegmentHeader:
         return struct.pack("<QQ", self.seq, self.uid)
 
 
+def newer_format(data: bytes) -> int | None:
+    """The version of a segment written by a newer agent (intact magic, higher version), else None.
+
+    Such files are left alone, never scanned as damage: a downgrade must not destroy
+    data the newer version buffered.
+    """
+    if len(data) < 9 or data[:8] != SEGMENT_MAGIC or data[8] <= SEGMENT_VERSION:
+        return None
+    return data[8]
+
+
 def parse_segment_header(data: bytes) -> SegmentHeader | None:
     """The header if it is intact and of a version we read, else None."""
     if len(data) < SEGMENT_HEADER_SIZE:

@@ -42,6 +42,7 @@ from edge_agent.buffer.segments import (
     SEGMENT_HEADER_SIZE,
     Segment,
     SegmentHeader,
+    newer_format,
     parse_segment_header,
     parse_segment_name,
     segment_name,
@@ -121,8 +122,12 @@ class SegmentStore:
                 table.add(segment)
         if state is not None:
             for seq, record in state.segments.items():
-                if table.get(seq) is None and record.records > record.settled_records:
-                    name = segment_name(seq, record.signal, record.priority)
+                name = segment_name(seq, record.signal, record.priority)
+                if (
+                    table.get(seq) is None
+                    and record.records > record.settled_records
+                    and name not in report.newer
+                ):
                     reason = "corrupt" if name in report.removed else "segment_missing"
                     unsent = record.records - record.settled_records
                     report.lost.append((name, record.signal, unsent, reason))
@@ -141,7 +146,13 @@ class SegmentStore:
     ) -> Segment | None:
         info = path.stat()
         with path.open("rb") as f:
-            header = parse_segment_header(f.read(SEGMENT_HEADER_SIZE))
+            raw = f.read(SEGMENT_HEADER_SIZE)
+        version = newer_format(raw)
+        if version is not None:
+            report.ignored.append(f"{path.name} (format version {version}: written by a newer agent)")
+            report.newer.append(path.name)
+            return None
+        header = parse_segment_header(raw)
         if header is not None and (header.seq, header.signal, header.priority) != parsed:
             header = None  # a header that contradicts its file name is as good as none
         if header is None:

@@ -177,3 +177,16 @@ async def test_leftover_temporary_state_is_removed(written: Path) -> None:
     ids, _ = await _reopen(written)
     assert ids == ALL
     assert not (written / (STATE_FILE + ".tmp")).exists()
+
+
+async def test_segments_of_a_newer_format_are_left_alone(written: Path) -> None:
+    """A downgrade never destroys data a newer agent buffered: such files are kept and reported."""
+    seg = segment_files(written)[0]
+    held = len(_frames(seg)) * PER_FRAME
+    raw = bytearray(seg.read_bytes())
+    raw[8] = 2  # format version 2
+    seg.write_bytes(bytes(raw))
+    ids, inst = await _reopen(written)
+    assert seg.exists() and seg.read_bytes() == bytes(raw)
+    assert len(ids) == len(ALL) - held
+    assert inst.dropped.total() == 0  # type: ignore[attr-defined]
