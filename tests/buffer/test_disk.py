@@ -251,3 +251,48 @@ async def test_acks_survive_a_crash_through_the_ack_log(
     async with opened(crashed) as buf:
         resent = [i for b in await drain(buf) for i in record_ids(b)]
     assert sorted(delivered + resent) == list(range(30)), "nothing acked is sent again, nothing is lost"
+
+
+async def test_self_metrics_follow_commits(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """commits, bytes written, fsync latency, bytes and frames on disk and the oldest age are reported."""
+    inst = instruments()
+    async with opened(tmp_path, inst) as buf:
+        for i in range(3):
+            await buf.append(log_fragment([i]), durable=True)
+        await trio.sleep(5)
+        status = buf.status()
+    labels = {"signal": "logs", "priority": "normal"}
+    assert inst.commits.total() >= 3
+    assert inst.written.total() > 0
+    (fsync,) = inst.fsync_latency.samples()
+    assert fsync.count >= 3
+    assert inst.disk_frames.value(**labels) == 3
+    assert inst.disk_bytes.value(**labels) == status["disk_bytes"] > 0
+    assert inst.oldest_age.value() > 0  # wall time here is real: the age of the first commit
+
+
+async def test_fsync_interval_defers_the_fsync(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """With fsync = "interval" commits do not fsync; one fsync covers them after fsync_interval."""
+    inst = instruments()
+    async with opened(tmp_path, inst, fsync="interval", fsync_interval=10.0) as buf:
+        await trio.sleep(11)  # past the start-up sync
+        for i in range(3):
+            await buf.append(log_fragment([i]), durable=True)  # returns after the write
+        assert sum(s.count for s in inst.fsync_latency.samples()) == 0
+        await trio.sleep(11)
+        assert sum(s.count for s in inst.fsync_latency.samples()) == 1
+
+
+async def test_drop_newest_keeps_old_data_and_counts_the_new(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Under drop_newest a full disk refuses new data of the same priority (counted), old data stays."""
+    inst = instruments()
+    opts = {"max_disk_bytes": 1024 * 1024, "segment_bytes": 64 * 1024, "when_full": "drop_newest"}
+    async with opened(tmp_path, inst, **opts) as buf:
+        for i in range(200):
+            assert buf.offer(_incompressible(i))
+            await buf.commit(force=True)
+        kept = sorted(i for b in await drain(buf) for i in record_ids(b))
+    assert dropped(inst, "disk_budget") == 200 - len(kept) > 0
+    assert kept == list(range(len(kept))), "the oldest data is what stays"
