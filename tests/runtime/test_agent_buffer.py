@@ -82,7 +82,7 @@ async def test_data_accepted_while_upstream_is_down_survives_a_restart(tmp_path:
             "priority = bulk from config"
         )
         with trio.fail_after(10):
-            await poll_until(lambda: agent.export_status.upstream == "unreachable")
+            await poll_until(lambda: agent.export_status["upstream"] == "unreachable")
         agent.request_stop()
         with trio.fail_after(5):  # an unreachable upstream does not hold up shutdown
             await poll_until(lambda: agent.status()["pipeline"]["state"] == "stopped")
