@@ -159,7 +159,14 @@ class DownsampleConfig:
     enabled: bool = field(default=True, metadata={"help": "downsample metrics while offline or disk-pressed"})
     window: Duration = field(
         default=Duration(60.0),
-        metadata={"help": "one min/max/avg/last aggregate per series per window", "check": _check_positive},
+        metadata={
+            "help": "while offline: one min/max/avg/last aggregate per series per window",
+            "check": _check_positive,
+        },
+    )
+    disk_pressure_window: Duration = field(
+        default=Duration(300.0),
+        metadata={"help": "under disk pressure: the (longer) aggregation window", "check": _check_positive},
     )
     offline_priority: Priority = field(
         default=Priority.BULK,
@@ -167,7 +174,10 @@ class DownsampleConfig:
     )
     disk_pressure_priority: Priority = field(
         default=Priority.NORMAL,
-        metadata={"help": "under disk pressure, metrics of this priority or less important are downsampled"},
+        metadata={
+            "help": "under disk pressure while offline, metrics of this priority or less important "
+            "are downsampled"
+        },
     )
     max_held_bytes: ByteSize = field(
         default=ByteSize(1024 * 1024),

@@ -225,6 +225,11 @@ class AdaptiveController:
         transition = self.machine.update(sample) if self.config.enabled else None
         if transition is not None:
             self._transitioned(transition)
+        elif self.machine.flipped:
+            for mode, active in self.machine.flipped:  # a condition changed under a more severe mode
+                what = f"applies ({self.machine.reasons.get(mode, '')})" if active else "cleared"
+                log.info("condition %s %s; mode stays %s", mode.value, what, self.mode.value)
+        self._apply_cutoff()
         self.policy.conditions = self.machine.active() if self.config.enabled else ()
         self.policy.on_battery = bool(sample.on_battery)
         self._repace(now)
@@ -234,17 +239,22 @@ class AdaptiveController:
         self.instruments.transitions.inc(1, **{"from": t.old.value, "to": t.new.value})
         level = logging.INFO if t.new is Mode.NORMAL else logging.WARNING
         log.log(level, "%s", t.describe())
-        self._apply_cutoff()
 
     def _apply_cutoff(self) -> None:
         ds = self.config.downsample
         active = self.machine.active() if self.config.enabled else ()
-        cutoff: Priority | None = None
-        if ds.enabled and Mode.DISK_PRESSURE in active:
-            cutoff = ds.disk_pressure_priority
-        elif ds.enabled and Mode.OFFLINE in active:
-            cutoff = ds.offline_priority
-        self.writer.set_cutoff(cutoff)
+        pressed, offline = Mode.DISK_PRESSURE in active, Mode.OFFLINE in active
+        if not ds.enabled or not (pressed or offline):
+            self.writer.set_cutoff(None)
+        elif pressed and offline:
+            self.writer.set_cutoff(ds.disk_pressure_priority, ds.disk_pressure_window)
+        else:
+            # online under disk pressure the link is draining the backlog: fresh data at
+            # the disk-pressure priority must flow, only the offline priority is still folded
+            cutoff = (
+                ds.offline_priority if not pressed else max(ds.offline_priority, ds.disk_pressure_priority)
+            )
+            self.writer.set_cutoff(cutoff, ds.disk_pressure_window if pressed else ds.window)
 
     def _repace(self, now: float) -> None:
         for name, pacer in self.pacers.items():

@@ -4,7 +4,7 @@ A :class:`DownsamplingWriter` implements the buffer's writer interface and
 sits between the pipeline and the buffer. While the controller has set a
 priority *cutoff* (offline: ``bulk``; disk pressure: ``normal`` and
 ``bulk``), metric fragments at or below it are held instead of written; a
-window of ``adaptive.downsample.window`` later they are folded into one
+window (``adaptive.downsample.window``, or ``disk_pressure_window``) later they are folded into one
 aggregate fragment (:func:`~edge_agent.adaptive.downsample.fold_metrics`)
 that goes to the buffer. Everything else passes straight through, as do
 durable appends (their writer waits for a commit it must not be denied).
@@ -13,7 +13,7 @@ Bounded: past ``max_held_bytes`` new fragments pass through unfolded and
 the window is closed early. Folding a large window runs in a worker thread.
 When the cutoff is lifted (the agent recovered) everything held is folded
 and written at once. Accounting stays exact: the points folded away are
-counted in ``edge_agent.records.downsampled{signal}``, so collected =
+counted in ``edge_agent.records.folded{signal}``, so collected =
 exported + dropped + queued + held + downsampled.
 """
 
@@ -63,6 +63,7 @@ class DownsamplingWriter:
         self._downsampled = downsampled
         self._dropped = dropped
         self.cutoff: Priority | None = None
+        self.window = config.window
         self._windows: dict[Priority, _Window] = {}
         self._wake = trio.Event()
         self.windows_folded = 0
@@ -102,10 +103,12 @@ class DownsamplingWriter:
 
     # -- control -----------------------------------------------------------
 
-    def set_cutoff(self, cutoff: Priority | None) -> None:
-        """Hold metrics at ``cutoff`` or less important from now on (``None``: hold nothing)."""
-        if cutoff != self.cutoff:
-            self.cutoff = cutoff
+    def set_cutoff(self, cutoff: Priority | None, window: float | None = None) -> None:
+        """Hold metrics at ``cutoff`` or less important from now on, folding every ``window``
+        seconds (default ``config.window``); ``None``: hold nothing."""
+        window = self.config.window if window is None else window
+        if (cutoff, window) != (self.cutoff, self.window):
+            self.cutoff, self.window = cutoff, window
             self._wake.set()  # windows that no longer qualify are flushed at once
 
     def held_bytes(self) -> int:
@@ -119,11 +122,11 @@ class DownsamplingWriter:
         return [
             p
             for p, w in self._windows.items()
-            if full or self.cutoff is None or p < self.cutoff or now - w.started >= self.config.window
+            if full or self.cutoff is None or p < self.cutoff or now - w.started >= self.window
         ]
 
     def _next_deadline(self) -> float:
-        return min((w.started + self.config.window for w in self._windows.values()), default=math.inf)
+        return min((w.started + self.window for w in self._windows.values()), default=math.inf)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Fold and write windows as they come due, until cancelled (then flush what is held)."""

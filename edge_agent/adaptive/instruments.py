@@ -5,7 +5,7 @@
 * ``adaptive.interval{plugin}``: each scraper's effective interval (s)
 * ``adaptive.pressure{signal}``: the last pressure sample (fractions, bytes)
 * ``adaptive.cpu_stretch``: the CPU governor's stretch factor
-* ``records.downsampled{signal}``: points folded away by the downsampler
+* ``records.folded{signal}``: points folded away by the downsampler
 * ``anomaly.detected{metric}``: anomalies found
 * ``predictor.failure_probability``: the last predicted P(export attempt fails)
 * ``predictor.decisions{decision}``: verdicts since start (go, skip, explore, forced, warmup)
@@ -46,7 +46,7 @@ class AdaptiveInstruments:
                 "anomaly.detected", "anomalies found in watched series", labels=("metric",)
             ),
             downsampled=registry.counter(
-                "records.downsampled", "data points folded into aggregates while degraded", labels=("signal",)
+                "records.folded", "data points folded into aggregates while degraded", labels=("signal",)
             ),
         )
 

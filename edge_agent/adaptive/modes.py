@@ -95,6 +95,7 @@ class ModeMachine:
         self.mode = Mode.NORMAL
         self.since = now
         self.reasons: dict[Mode, str] = {}
+        self.flipped: list[tuple[Mode, bool]] = []  # conditions that changed in the last update
 
     def reconfigure(self, config: AdaptiveConfig) -> None:
         self.config = config
@@ -109,10 +110,12 @@ class ModeMachine:
     def update(self, sample: PressureSample) -> Transition | None:
         """Feed one sample; returns the mode transition it caused, if any."""
         now = sample.at
+        self.flipped = []
         for mode, (above, clear, why) in self._conditions(sample).items():
             if above:
                 self.reasons[mode] = why
-            self.latches[mode].update(now, above=above, clear=clear)
+            if self.latches[mode].update(now, above=above, clear=clear):
+                self.flipped.append((mode, self.latches[mode].active))
         active = self.active()
         new = active[0] if active else Mode.NORMAL
         if new is self.mode:

@@ -10,9 +10,14 @@ and bounds ``[min_interval, max_interval]``. Its effective interval is
   condition      critical normal bulk   notes
   ============== ======== ====== ====== ==================================
   constrained    1        2      4      device busy: give the CPU back
-  offline        1        1      2      data piles up on disk: slow bulk
-  disk_pressure  1        4      shed   bulk scrapes are skipped entirely
+  offline        1        1      1      bulk metrics are downsampled instead
+  disk_pressure  1        2      shed   bulk scrapes are skipped entirely;
+                                        normal metrics downsampled (5 min)
   ============== ======== ====== ====== ==================================
+
+  Offline, collection keeps its resolution: the downsampler folds it into
+  min/max/avg/last aggregates, which keeps the peaks a slower scrape would
+  miss, at a fraction of the bytes.
 
 * the **CPU governor** (not for ``critical``): a multiplicative controller
   that keeps the agent's own CPU use under ``max_cpu_percent``. Over the
@@ -40,8 +45,8 @@ SHED = 0.0  # mode factor meaning "skip the tick"
 
 MODE_FACTORS: dict[Mode, dict[Priority, float]] = {
     Mode.CONSTRAINED: {Priority.CRITICAL: 1.0, Priority.NORMAL: 2.0, Priority.BULK: 4.0},
-    Mode.OFFLINE: {Priority.CRITICAL: 1.0, Priority.NORMAL: 1.0, Priority.BULK: 2.0},
-    Mode.DISK_PRESSURE: {Priority.CRITICAL: 1.0, Priority.NORMAL: 4.0, Priority.BULK: SHED},
+    Mode.OFFLINE: {Priority.CRITICAL: 1.0, Priority.NORMAL: 1.0, Priority.BULK: 1.0},
+    Mode.DISK_PRESSURE: {Priority.CRITICAL: 1.0, Priority.NORMAL: 2.0, Priority.BULK: SHED},
 }
 BATTERY_FACTOR = 2.0
 MAX_GOVERNOR_STRETCH = 64.0

@@ -152,6 +152,7 @@ class SimUpstream:
         self.start_wall_ns = start_wall_ns
         self.tallies: dict[str, PriorityTally] = {}
         self.requests = 0
+        self.arrivals: list[float] = []  # wall seconds since the start, of every answered request
         self.cpu_seconds = 0.0  # spent here decoding and counting (not agent work)
         self._seen: set[int] = set()
 
@@ -168,6 +169,7 @@ class SimUpstream:
             signal = Signal(request.path.rsplit("/", 1)[-1])
             self._count(signal, body)
             self.requests += 1
+            self.arrivals.append((self._wall_ns() - self.start_wall_ns) / 1e9)
         finally:
             self.cpu_seconds += time.process_time() - started
         return Reply(200, b"", content_type="application/x-protobuf")
@@ -217,7 +219,7 @@ class SimUpstream:
             attrs = {kv.key: kv.value.string_value for kv in point.attributes}
             priority = attrs.get("sim.priority", "self" if metric.name.startswith("edge_agent.") else "other")
             key = (metric.name, tuple(sorted(attrs.items())), point.time_unix_nano)
-            if metric.name.endswith(DOWNSAMPLED_SUFFIX):
+            if kind == "summary" and metric.name.endswith(DOWNSAMPLED_SUFFIX):
                 # stands for `count` raw points, one of which arrived as the window's last value
                 self._record(priority, key, 0, represents=max(0, point.count - 1))
             else:

@@ -5,8 +5,10 @@ counted once), duplicates (at-least-once resends), undelivered (collected
 minus delivered: dropped, or still held when the drain ended), and
 freshness: the delay from collection to arrival upstream, p50/p99, over
 all records and over records collected in the half hour after each
-reconnect (fresh data competing with the backlog), plus how long after a
-reconnect the first freshly collected record arrived.
+*reconnect* (the agent's first delivery after an outage: fresh data then
+competes with the backlog), plus the worst delay of the first record
+collected after a reconnect. How long the agent took to notice that the
+link was back (link up -> first delivery) is reported separately.
 
 Link and exporter: bytes that crossed the link, request attempts and failed
 attempts (the exporter's own ``export.requests`` counter), connection
@@ -45,7 +47,7 @@ class PriorityReport:
     p99: float | None
     reconnect_p50: float | None
     reconnect_p99: float | None
-    first_fresh_after_reconnect: float | None  # worst case over reconnects
+    first_fresh_after_reconnect: float | None  # worst delay of the first record collected after one
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class SimReport:
     connects_while_down: int
     max_connects_per_minute_down: int
     outage_hours: float
+    transfers_cut: int
+    reconnect_lag_max: float | None  # link up -> first delivery, worst outage
+    reconnect_lag_mean: float | None
     skips: int
     skip_precision: float | None
     brier: float | None
@@ -87,8 +92,14 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[index]
 
 
-def _reconnects(trace: LinkTrace, duration: float) -> list[float]:
-    return [start for start, _ in trace.up_intervals(duration) if start > 0]
+def _reconnects(trace: LinkTrace, duration: float, arrivals: list[float]) -> list[tuple[float, float]]:
+    """``(link up, first delivery after it)`` for every outage that ended within ``duration``."""
+    out = []
+    for up, _ in trace.up_intervals(duration):
+        i = bisect.bisect_left(arrivals, up)
+        if up > 0 and i < len(arrivals):
+            out.append((up, arrivals[i]))
+    return out
 
 
 def _priority_report(collected: int, tally: Any, reconnects: list[float]) -> PriorityReport:
@@ -102,8 +113,7 @@ def _priority_report(collected: int, tally: Any, reconnects: list[float]) -> Pri
         window = by_time[lo:hi]
         after.extend(d for _, d in window)
         if window:
-            arrival = min(t + d for t, d in window) - r
-            first_fresh = arrival if first_fresh is None else max(first_fresh, arrival)
+            first_fresh = window[0][1] if first_fresh is None else max(first_fresh, window[0][1])
     after.sort()
     delivered = tally.represented if tally else 0
     return PriorityReport(
@@ -153,10 +163,11 @@ def build_report(
 ) -> SimReport:
     duration = scenario.sim.duration
     trace = link.trace
-    reconnects = _reconnects(trace, duration)
+    reconnects = _reconnects(trace, duration, upstream.arrivals)
+    lags = [back - up for up, back in reconnects]
     collected = _collected_by_priority(agent)
     priorities = {
-        p: _priority_report(collected.get(p, 0), upstream.tallies.get(p), reconnects)
+        p: _priority_report(collected.get(p, 0), upstream.tallies.get(p), [back for _, back in reconnects])
         for p in PRIORITIES
         if collected.get(p, 0) or p in upstream.tallies
     }
@@ -187,6 +198,9 @@ def build_report(
         connects_while_down=len(link.counters.refused_connects),
         max_connects_per_minute_down=_max_per_window(link.counters.refused_connects, 60.0),
         outage_hours=down / 3600.0,
+        transfers_cut=link.counters.transfers_cut,
+        reconnect_lag_max=max(lags, default=None),
+        reconnect_lag_mean=sum(lags) / len(lags) if lags else None,
         skips=len(skips),
         skip_precision=(sum(not up for up in skips) / len(skips)) if skips else None,
         brier=card.brier(),
@@ -225,7 +239,7 @@ def format_report(report: SimReport) -> str:
         f"== {report.scenario} ({report.simulated_s / 3600:g} h simulated, predictor "
         f"{'on' if report.predictor else 'off'}; {report.real_s:.1f} s real)",
         f"{'priority':<9} {'collected':>9} {'delivered':>9} {'dup':>5} {'undeliv.':>8} "
-        f"{'p50':>6} {'p99':>6} {'rc p50':>6} {'rc p99':>6} {'1st fresh':>9}",
+        f"{'p50':>6} {'p99':>6} {'rc p50':>6} {'rc p99':>6} {'rc first':>9}",
     ]
     for name, p in report.priorities.items():
         lines.append(
@@ -239,9 +253,11 @@ def format_report(report: SimReport) -> str:
     modes = ", ".join(f"{k} x{v}" for k, v in sorted(report.transitions.items())) or "normal throughout"
     lines += [
         f"dropped: {drops}; downsampled away: {report.downsampled} points",
-        f"link: {report.bytes_on_link / 1e6:.2f} MB sent; export attempts {report.attempts}, failed "
-        f"{report.failed_attempts}; connects while down {report.connects_while_down} over "
-        f"{report.outage_hours:.1f} h (max {report.max_connects_per_minute_down}/min)",
+        f"link: {report.bytes_on_link / 1e6:.2f} MB sent ({report.transfers_cut} transfers cut); export "
+        f"attempts {report.attempts}, failed {report.failed_attempts}; connects while down "
+        f"{report.connects_while_down} over {report.outage_hours:.1f} h (max "
+        f"{report.max_connects_per_minute_down}/min); link back -> first delivery "
+        f"{_fmt_s(report.reconnect_lag_mean)} mean, {_fmt_s(report.reconnect_lag_max)} max",
         f"predictor: {report.skips} attempts skipped, skip precision {precision} (true link state), "
         f"Brier {brier}",
         f"modes: {modes}",

@@ -16,11 +16,11 @@ virtual time race ahead of it, and results would depend on the machine.
 Everything random is seeded from the scenario (trio's scheduling order
 included), so a scenario and seed give the same numbers every run.
 
-At ``duration`` the plugins are stopped and the link is forced up; the
-agent then gets ``drain`` seconds to deliver what it holds, like an orderly
-shutdown. The report (:mod:`~edge_agent.simulation.report`) is built from
-what the simulated upstream counted, the link's counters and the agent's
-own self-metrics.
+At ``duration`` the link is forced up and the agent gets up to ``drain``
+seconds to deliver its backlog (collection goes on); then it is stopped
+like an orderly shutdown, which delivers the rest. The report
+(:mod:`~edge_agent.simulation.report`) is built from what the simulated
+upstream counted, the link's counters and the agent's own self-metrics.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ async def simulate(scenario: Scenario, *, state_dir: Path | None = None) -> SimR
             await nursery.start(run_agent)
             await trio.sleep_until(start + scenario.sim.duration)
             collected = agent.accounting()["collected"]
-            link.forced_up = True
+            await _drain(agent, link, start + scenario.sim.duration + scenario.sim.drain)
             agent.request_stop()
             await stopped.wait()
             nursery.cancel_scope.cancel()  # idle keep-alive connections to the upstream
@@ -152,6 +152,17 @@ async def simulate(scenario: Scenario, *, state_dir: Path | None = None) -> SimR
         cpu_seconds=cpu,
         real_seconds=time.perf_counter() - wall_started,
     )
+
+
+async def _drain(agent: Agent, link: SimLink, deadline: float) -> None:
+    """Keep the link up until everything queued was delivered (or the deadline): collection goes on
+    meanwhile, and the final stop delivers the last seconds of it."""
+    link.forced_up = True
+    while trio.current_time() < deadline:
+        totals = agent.accounting()
+        if totals["queued"] + totals["held"] == 0:
+            return
+        await trio.sleep(10.0)
 
 
 def _utc(time_ns: int) -> WallTime:

@@ -5,7 +5,9 @@ every other table is agent configuration, validated exactly like
 ``agent.toml`` (unknown keys, bad values and wrong types are errors naming
 the key and the line). The simulator pins what only makes sense on a real
 device: no admin endpoint, a temporary state directory, and an upstream the
-simulated link stands in for. See ``tools/scenarios/`` for examples.
+simulated link stands in for; and defaults ``buffer.fsync = "never"``
+(fsync costs real time per commit and changes no policy; a scenario may set
+it). See ``tools/scenarios/`` for examples.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from edge_agent.simulation.links import LinkConfig
 from edge_agent.simulation.workload import simulation_registry
 
 SIM_SECTIONS = ("simulation", "link", "host")
+# simulator defaults a scenario may override: fsync costs real time and says nothing about policy
+DEFAULTS = {("buffer", "fsync"): "never"}
 PINNED = {
     ("admin", "enabled"): False,
     ("exporter", "endpoint"): "http://127.0.0.1:4318",  # never dialled: the simulated link answers
@@ -110,6 +114,15 @@ class Scenario:
         return dataclasses.replace(self, config=dataclasses.replace(self.config, **sections))
 
 
+def _layer(values: dict[tuple[str, str], Any]) -> Tree:
+    tree: Tree = {}
+    for (section, key), value in values.items():
+        table = tree.setdefault(section, {})
+        assert isinstance(table, dict)
+        table[key] = Leaf(value, "simulator")
+    return tree
+
+
 def load_scenario(path: Path) -> Scenario:
     return _scenario(load_toml_file(path), str(path))
 
@@ -126,10 +139,6 @@ def _scenario(tree: Tree, source: str) -> Scenario:
             raise ConfigError(f"expected a table [{name}]", key=name, origin=node.origin)
         sections[name] = build(cls, node, path=name)
     agent_tree = {k: v for k, v in tree.items() if k not in SIM_SECTIONS}
-    pinned: Tree = {}
-    for (section, key), value in PINNED.items():
-        table = pinned.setdefault(section, {})
-        assert isinstance(table, dict)
-        table[key] = Leaf(value, "simulator")
-    config, _ = build_config(merge(agent_tree, pinned), lambda _dirs: simulation_registry())
+    layered = merge(merge(_layer(DEFAULTS), agent_tree), _layer(PINNED))
+    config, _ = build_config(layered, lambda _dirs: simulation_registry())
     return Scenario(sections["simulation"], sections["link"], sections["host"], config, source)

@@ -124,7 +124,8 @@ async def test_constrained_mode_slows_plugins_logs_and_counts(
 async def test_offline_and_disk_pressure_set_the_downsampling_cutoff(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    """Offline holds bulk metrics for downsampling; disk pressure also normal ones; recovery none."""
+    """Offline holds bulk metrics for downsampling, with disk pressure normal ones too (5 min
+    windows); once the link is back only bulk is folded while the backlog drains; recovery none."""
     world = World(CONFIG)
     c = world.controller
     async with trio.open_nursery() as nursery:
@@ -134,8 +135,11 @@ async def test_offline_and_disk_pressure_set_the_downsampling_cutoff(
         assert (c.mode, c.writer.cutoff) == (Mode.OFFLINE, Priority.BULK)
         world.fill = 0.95
         await trio.sleep(25)
-        assert (c.mode, c.writer.cutoff) == (Mode.DISK_PRESSURE, Priority.NORMAL)
-        world.fill, world.link_up = 0.1, True
+        assert (c.mode, c.writer.cutoff, c.writer.window) == (Mode.DISK_PRESSURE, Priority.NORMAL, 300.0)
+        world.link_up = True
+        await trio.sleep(3)
+        assert (c.mode, c.writer.cutoff) == (Mode.DISK_PRESSURE, Priority.BULK)
+        world.fill = 0.1
         await trio.sleep(65)
         assert (c.mode, c.writer.cutoff) == (Mode.NORMAL, None)
         status = c.status()
@@ -221,9 +225,9 @@ async def test_reconfigure_applies_in_place(autojump_clock: trio.testing.MockClo
     async with trio.open_nursery() as nursery:
         await nursery.start(c.run)
         pacer = c.pacer(spec("p", Priority.BULK))
-        world.link_up = False
-        await trio.sleep(3)
-        assert pacer.current().interval == 20.0
+        world.host_cpu = 0.99
+        await trio.sleep(30)
+        assert pacer.current().interval == 40.0
         c.reconfigure(AdaptiveConfig(enabled=False))
         assert pacer.current().interval == 10.0
         assert (c.mode, c.writer.cutoff) == (Mode.NORMAL, None)

@@ -22,7 +22,7 @@ class Setup:
     def __init__(self, **config: object) -> None:
         reg = Registry()
         self.dropped = reg.counter("records.dropped", "", labels=("signal", "reason"))
-        self.downsampled = reg.counter("records.downsampled", "", labels=("signal",))
+        self.downsampled = reg.counter("records.folded", "", labels=("signal",))
         self.buffer = MemoryBuffer(8 << 20, self.dropped)
         self.writer = DownsamplingWriter(
             self.buffer,

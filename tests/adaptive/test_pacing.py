@@ -30,8 +30,8 @@ def spec(
     [
         ((), {Priority.CRITICAL: 10.0, Priority.NORMAL: 10.0, Priority.BULK: 10.0}),
         ((Mode.CONSTRAINED,), {Priority.CRITICAL: 10.0, Priority.NORMAL: 20.0, Priority.BULK: 40.0}),
-        ((Mode.OFFLINE,), {Priority.CRITICAL: 10.0, Priority.NORMAL: 10.0, Priority.BULK: 20.0}),
-        ((Mode.DISK_PRESSURE,), {Priority.CRITICAL: 10.0, Priority.NORMAL: 40.0, Priority.BULK: "shed"}),
+        ((Mode.OFFLINE,), {Priority.CRITICAL: 10.0, Priority.NORMAL: 10.0, Priority.BULK: 10.0}),
+        ((Mode.DISK_PRESSURE,), {Priority.CRITICAL: 10.0, Priority.NORMAL: 20.0, Priority.BULK: "shed"}),
         (
             (Mode.OFFLINE, Mode.CONSTRAINED),
             {Priority.CRITICAL: 10.0, Priority.NORMAL: 20.0, Priority.BULK: 40.0},
@@ -40,7 +40,8 @@ def spec(
 )
 def test_mode_factors_per_priority(conditions: tuple[Mode, ...], expected: dict[Priority, object]) -> None:
     """Each active condition slows normal and bulk plugins by its factor (the largest wins);
-    critical plugins keep their interval; disk pressure sheds bulk scrapes."""
+    critical plugins keep their interval; offline keeps the resolution (the downsampler folds it);
+    disk pressure sheds bulk scrapes."""
     policy = PacingPolicy(CONFIG)
     policy.conditions = conditions
     got: dict[Priority, object] = {}
