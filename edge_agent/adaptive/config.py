@@ -136,7 +136,7 @@ class PredictorConfig:
     )
     warmup: int = field(default=10, metadata={"help": "attempts observed before any is skipped"})
     explore: float = field(
-        default=0.02,
+        default=0.01,
         metadata={
             "help": "share of skip verdicts sent anyway, to measure skip precision",
             "check": _check_probability,
