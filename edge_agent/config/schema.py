@@ -16,6 +16,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
 from edge_agent.otlp.fragment import Priority
+from edge_agent.processors.config import ProcessorInstanceConfig
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,4 @@ class AgentConfig:
     admin: AdminConfig = field(default_factory=AdminConfig)
     self_telemetry: SelfTelemetryConfig = field(default_factory=SelfTelemetryConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
+    processors: tuple[ProcessorInstanceConfig, ...] = ()

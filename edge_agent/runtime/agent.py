@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,8 @@ from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_t
 from edge_agent.httpserver import HttpServer
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
+from edge_agent.processors.factory import build_chain
+from edge_agent.processors.stage import ProcessorCounters, ProcessorStage
 from edge_agent.runtime.clock import AgentClock
 from edge_agent.runtime.context import RuntimeContext
 from edge_agent.runtime.discovery import PluginRegistry
@@ -73,8 +77,10 @@ class Agent:
         clock: AgentClock | None = None,
         connect: Connector = open_tcp,
         config_files: tuple[str, ...] = (),
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.registry = registry
         self.state_dir = state_dir
         self.clock = clock or AgentClock()
@@ -83,6 +89,9 @@ class Agent:
         self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
         self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
+        self.processor_counters = ProcessorCounters.register(
+            self.instruments.registry, self.instruments.dropped
+        )
         self.export_status = ExportStatus(endpoint=config.exporter.endpoint)
         self.exporter = Exporter(
             config.exporter, self.buffer, self.instruments.export, self.export_status, connect=connect
@@ -100,6 +109,7 @@ class Agent:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         ensure_private_dir(self.state_dir)
+        await self._install_processors()
         agent_state = CborStateStore(self.state_dir / "agent.cbor")
         self.device_id = await self._device_id(agent_state)
         resource = attributes.resource(host_resource(self.device_id, self.config.resource.attributes))
@@ -144,6 +154,22 @@ class Agent:
             device_id = new_device_id()
             await store.put("device_id", device_id)
         return device_id
+
+    async def _install_processors(self) -> None:
+        """Build the processor chain (reads key and value files: in a thread) and put it in the pipeline."""
+        chain = await trio.to_thread.run_sync(
+            partial(
+                build_chain,
+                self.config.processors,
+                environ=self.environ,
+                agent_attributes=self.config.resource.attributes,
+            )
+        )
+        self.pipeline.set_processors(
+            None if chain is None else ProcessorStage(chain, self.processor_counters)
+        )
+        if chain is not None:
+            log.info("processors: %s", ", ".join(chain.names()))
 
     # -- plugins -----------------------------------------------------------
 

@@ -1,17 +1,26 @@
-"""The path from plugins into the buffer: priority stamping and accounting.
+"""The path from plugins into the buffer: priority stamping, processors and accounting.
 
-Processors (redaction, filtering, enrichment) slot in here, between the
-plugins and the buffer, when configured; without them the path is bytes
-only.
+Processors (redaction, filtering, enrichment) run here, between the plugins
+and the buffer, only when configured and only for the plugin instances and
+signals they select. Without them (or for data no processor selects) the
+path stays bytes only: no parsing and no allocation beyond the envelope.
+Processor counts are recorded only once the buffer has accepted the result,
+so ``records.collected`` (counted before processing) always equals what was
+buffered plus what the processors dropped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edge_agent.buffer.api import BufferWriter
 from edge_agent.otlp.fragment import Fragment, Priority
 from edge_agent.runtime.telemetry import Counter
+
+if TYPE_CHECKING:
+    from edge_agent.processors.api import Processor
+    from edge_agent.processors.stage import ProcessorStage
 
 
 @dataclass(frozen=True)
@@ -21,13 +30,25 @@ class PipelineCounters:
 
 
 class Pipeline:
-    def __init__(self, writer: BufferWriter, counters: PipelineCounters) -> None:
+    def __init__(
+        self, writer: BufferWriter, counters: PipelineCounters, processors: ProcessorStage | None = None
+    ) -> None:
         self._writer = writer
         self._counters = counters
+        self._processors = processors
+
+    def set_processors(self, processors: ProcessorStage | None) -> None:
+        """Install (or remove, with None) the processor stage; applies to the next fragment."""
+        self._processors = processors
 
     def offer(self, fragment: Fragment, *, plugin: str, priority: Priority) -> bool:
         """Hand a scraped fragment to the buffer without waiting; False = refused (counted)."""
         fragment = self._stamp(fragment, priority)
+        stage = self._processors
+        if stage is not None:
+            route = stage.route(plugin, fragment.signal)
+            if route:
+                return self._offer_processed(stage, route, fragment, plugin)
         if not self._writer.offer(fragment):
             self._counters.refused.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
             return False
@@ -37,7 +58,39 @@ class Pipeline:
     async def submit(self, fragment: Fragment, *, plugin: str, priority: Priority, durable: bool) -> None:
         """Hand a received fragment to the buffer, waiting under backpressure."""
         fragment = self._stamp(fragment, priority)
+        stage = self._processors
+        if stage is not None:
+            route = stage.route(plugin, fragment.signal)
+            if route:
+                await self._submit_processed(stage, route, fragment, plugin, durable)
+                return
         await self._writer.append(fragment, durable=durable)
+        self._counters.collected.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
+
+    def _offer_processed(
+        self, stage: ProcessorStage, route: tuple[Processor, ...], fragment: Fragment, plugin: str
+    ) -> bool:
+        # inline: offer() must not wait, and scraper fragments are small
+        outcome = stage.run_inline(fragment, route)
+        if outcome.fragment is not None and not self._writer.offer(outcome.fragment):
+            self._counters.refused.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
+            return False
+        stage.account(outcome, fragment)
+        self._counters.collected.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
+        return True
+
+    async def _submit_processed(
+        self,
+        stage: ProcessorStage,
+        route: tuple[Processor, ...],
+        fragment: Fragment,
+        plugin: str,
+        durable: bool,
+    ) -> None:
+        outcome = await stage.run(fragment, route)
+        if outcome.fragment is not None:
+            await self._writer.append(outcome.fragment, durable=durable)
+        stage.account(outcome, fragment)
         self._counters.collected.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
 
     @staticmethod

@@ -96,7 +96,9 @@ class OtlpReceiverConfig:
         help="longest a request waits for the buffer to commit before 503",
         check=_check_positive,
     )
-    bearer_token: str = setting("", help="require 'Authorization: Bearer <token>' (prefer bearer_token_file)")
+    bearer_token: str = setting(
+        "", help="require 'Authorization: Bearer <token>' (prefer bearer_token_file)", secret=True
+    )
     bearer_token_file: str = setting("", help="file holding the bearer token (first line)")
 
     def __post_init__(self) -> None:
