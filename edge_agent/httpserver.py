@@ -1,9 +1,11 @@
 """A small, bounded HTTP/1.1 server: h11 on trio, for the admin endpoint and receivers.
 
 Every resource a client can make the server hold is bounded: header bytes,
-body bytes, time to send the headers and the body (slowloris), idle time
-between keep-alive requests, and concurrent connections (connections over
-the limit get ``503`` and are closed). A handler receives a whole
+body bytes, time to send the headers and the body (slowloris), time to read
+our reply (a client that never reads), idle time between keep-alive
+requests, and concurrent connections (connections over the limit get
+``503`` and are closed; past twice the limit they are closed without an
+answer, so a connection flood cannot pile up refusal tasks either). A handler receives a whole
 :class:`Request` and returns a :class:`Reply`; handler exceptions become
 ``500`` with a one-line log, never a dead server.
 """
@@ -28,8 +30,9 @@ log = logging.getLogger("edge_agent.http")
 class Request:
     method: str
     target: str
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
+    # kept out of repr: headers carry bearer tokens, bodies carry telemetry
+    headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+    body: bytes = field(repr=False)
     peer: str = ""
 
     @property
@@ -66,6 +69,7 @@ class ServerLimits:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 60.0
+    send_timeout: float = 30.0
     max_connections: int = 32
 
 
@@ -83,6 +87,7 @@ class HttpServer:
 
     def __post_init__(self) -> None:
         self._active = 0
+        self._refusing = 0
 
     async def serve_tcp(
         self,
@@ -128,7 +133,14 @@ class HttpServer:
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         if self._active >= self.limits.max_connections:
-            await _refuse(stream)
+            if self._refusing >= self.limits.max_connections:
+                await trio.aclose_forcefully(stream)  # a flood: no answer, no lingering
+                return
+            self._refusing += 1
+            try:
+                await _refuse(stream)
+            finally:
+                self._refusing -= 1
             return
         self._active += 1
         try:
@@ -204,8 +216,15 @@ class _Connection:
             first = False
             reply = await self._handle(request)
             try:
-                await self._send_reply(reply)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
+                with trio.fail_after(self.limits.send_timeout):
+                    await self._send_reply(reply)
+            except (
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                OSError,
+                h11.LocalProtocolError,
+                trio.TooSlowError,  # the client does not read its reply
+            ):
                 return
             if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
                 return
@@ -293,10 +312,11 @@ class _Connection:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         reply = Reply.text(status, message + "\n", headers=(("Connection", "close"),))
-        try:
-            await self._send_reply(reply)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
-            pass
+        with trio.move_on_after(self.limits.send_timeout):
+            try:
+                await self._send_reply(reply)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
+                pass
 
 
 def _remove_stale_socket(path: str) -> None:

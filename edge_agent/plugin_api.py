@@ -44,6 +44,7 @@ def setting(
     help: str = "",
     check: Callable[[Any], object] | None = None,
     secret: bool = False,
+    secret_file: bool = False,
 ) -> Any:
     """Declare a plugin config field with documentation and an optional validator.
 
@@ -53,9 +54,11 @@ def setting(
     marks a value (a token, a password) that must never be shown:
     ``check-config`` and the effective config reported to the fleet print
     ``"<redacted>"``, and config errors do not quote it. Prefer a ``*_file``
-    setting read with a permission check over a literal secret.
+    setting over a literal secret, declared with ``secret_file=True``: the
+    agent then refuses to start while that file is readable by other users
+    (read it with ``edge_agent.security.secrets.read_secret``).
     """
-    metadata = {"help": help, "check": check, "secret": secret}
+    metadata = {"help": help, "check": check, "secret": secret, "secret_file": secret_file}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)

@@ -98,7 +98,11 @@ class RedactConfig:
         metadata={"help": 'replacement text; {rule} and {hash} expand; default "****" or "{rule}:{hash}"'},
     )
     hash_key_file: str = field(
-        default="", metadata={"help": "file holding the hash key (16+ bytes, mode 0600); required for hash"}
+        default="",
+        metadata={
+            "help": "file holding the hash key (16+ bytes, mode 0600); required for hash",
+            "secret_file": True,
+        },
     )
     hash_algorithm: Literal["hmac-sha256", "blake2b"] = field(
         default="hmac-sha256", metadata={"help": "keyed hash: hmac-sha256 or blake2b"}

@@ -25,13 +25,14 @@ from typing import Any
 import trio
 
 from edge_agent._version import __version__
-from edge_agent.admin.config import parse_host_port
+from edge_agent.admin.config import AdminConfig, parse_host_port
 from edge_agent.admin.endpoint import AdminEndpoint
 from edge_agent.buffer.memory import MemoryBuffer
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
+from edge_agent.config.secrets import check_secret_files
 from edge_agent.errors import EdgeAgentError
 from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_tcp
-from edge_agent.httpserver import HttpServer
+from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
 from edge_agent.processors.factory import build_chain
@@ -45,6 +46,7 @@ from edge_agent.runtime.resource import host_resource, new_device_id
 from edge_agent.runtime.selftelemetry import SelfTelemetry
 from edge_agent.runtime.state import CborStateStore, ensure_private_dir, write_atomic
 from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
+from edge_agent.security.secrets import read_secret_line
 
 log = logging.getLogger("edge_agent.agent")
 
@@ -108,6 +110,8 @@ class Agent:
         self._stop.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        # secret files first: a world-readable key must stop the start before anything listens
+        await trio.to_thread.run_sync(check_secret_files, self.config, self.environ)
         ensure_private_dir(self.state_dir)
         await self._install_processors()
         agent_state = CborStateStore(self.state_dir / "agent.cbor")
@@ -221,9 +225,21 @@ class Agent:
     # -- admin -------------------------------------------------------------
 
     async def _serve_admin(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        host, port = parse_host_port(self.config.admin.endpoint)
-        endpoint = AdminEndpoint(self.instruments.registry, self.status, self.readiness)
-        server = HttpServer(endpoint.handle, name="admin")
+        cfg = self.config.admin
+        host, port = parse_host_port(cfg.endpoint)
+        token = ""
+        if cfg.bearer_token_file:
+            token = await trio.to_thread.run_sync(
+                partial(
+                    read_secret_line,
+                    cfg.bearer_token_file,
+                    key="admin.bearer_token_file",
+                    what="admin token file",
+                    environ=self.environ,
+                )
+            )
+        endpoint = AdminEndpoint(self.instruments.registry, self.status, self.readiness, token=token)
+        server = HttpServer(endpoint.handle, admin_limits(cfg), name="admin")
         async with trio.open_nursery() as nursery:
             try:
                 self.admin_address = await nursery.start(server.serve_tcp, host, port)
@@ -272,6 +288,19 @@ class Agent:
                 "dropped": [{**labels, "records": v} for labels, v in _by_labels(dropped)],
             },
         }
+
+
+def admin_limits(cfg: AdminConfig) -> ServerLimits:
+    """Admin requests are bodiless GETs: a tiny body cap, the configured head/time/connection limits."""
+    return ServerLimits(
+        max_header_bytes=int(cfg.max_header_bytes),
+        max_body_bytes=1024,
+        header_timeout=float(cfg.header_timeout),
+        body_timeout=float(cfg.header_timeout),
+        idle_timeout=float(cfg.idle_timeout),
+        send_timeout=float(cfg.send_timeout),
+        max_connections=cfg.max_connections,
+    )
 
 
 def _by_labels(counter: Any) -> list[tuple[dict[str, str], float]]:

@@ -32,14 +32,18 @@ def is_loopback_host(host: str) -> bool:
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
-def check_exposure(host: str, *, has_token: bool, what: str, token_key: str) -> None:
-    """Raise ``ValueError`` (the config loader names the key) for a non-loopback bind without a token."""
-    if is_loopback_host(host) or has_token:
+def check_listener_exposure(host: str, *, authenticated: bool, what: str, remedy: str) -> None:
+    """Raise ``ValueError`` (the config loader names the key) for a non-loopback, unauthenticated bind.
+
+    ``remedy`` says what to set, e.g. ``"bearer_token_file (a file holding a
+    token, mode 0600)"``.
+    """
+    if is_loopback_host(host) or authenticated:
         return
     shown = host or "every interface"
     raise ValueError(
         f"{what} would listen on {shown}, reachable from the network, without authentication: "
-        f"set {token_key} (a file holding a bearer token, mode 0600) or bind to 127.0.0.1"
+        f"set {remedy}, or bind to 127.0.0.1"
     )
 
 
