@@ -270,8 +270,10 @@ def build_processors(node: Tree | Leaf | None, provenance: Provenance) -> tuple[
 
 def _build_one(name: str, node: Tree | Leaf, provenance: Provenance) -> ProcessorInstanceConfig:
     path = f"processors.{name}"
-    if is_empty_table(node) or isinstance(node, Leaf):
-        origin = node.origin if isinstance(node, Leaf) else ""
+    origin = node.origin if isinstance(node, Leaf) else ""
+    if is_empty_table(node):
+        node = {}
+    if isinstance(node, Leaf):
         raise ConfigError(f"expected a table [processors.{name}] with a type", key=path, origin=origin)
     type_leaf = node.get("type")
     type_name = type_leaf.value if isinstance(type_leaf, Leaf) else name
@@ -296,7 +298,12 @@ def _build_one(name: str, node: Tree | Leaf, provenance: Provenance) -> Processo
         else:
             provenance.setdefault(f"{path}.{key}", "default")
     settings_tree = {k: v for k, v in node.items() if k not in PROCESSOR_COMMON_KEYS}
-    settings: object = build(config_class, settings_tree, path=path, provenance=provenance)
+    try:
+        settings: object = build(config_class, settings_tree, path=path, provenance=provenance)
+    except ConfigError as exc:
+        if exc.origin or not origin:
+            raise
+        raise ConfigError(exc.reason, key=exc.key, origin=origin) from None  # an empty table: its line
     return ProcessorInstanceConfig(name=name, type=str(type_name), settings=settings, **common)
 
 

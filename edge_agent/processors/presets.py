@@ -94,7 +94,7 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "ipv6",
-            r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|[0-9]{1,3}(?:\.[0-9]{1,3}){3})?"
+            r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?"
             r"(?:%[0-9A-Za-z._-]{1,32})?(?![\w:])",
             "IPv6 addresses, compressed and with zone ids (candidates must parse as addresses)",
             _ipv6,
