@@ -73,6 +73,12 @@ class ServerLimits:
     max_connections: int = 32
 
 
+@dataclass(frozen=True)
+class ServerStatistics:
+    active_connections: int
+    pending_refusals: int
+
+
 class _ClientError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -88,6 +94,9 @@ class HttpServer:
     def __post_init__(self) -> None:
         self._active = 0
         self._refusing = 0
+
+    def statistics(self) -> ServerStatistics:
+        return ServerStatistics(self._active, self._refusing)
 
     async def serve_tcp(
         self,
