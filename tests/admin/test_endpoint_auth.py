@@ -48,7 +48,7 @@ async def test_every_route_but_healthz_needs_the_token(caplog: pytest.LogCapture
 
 async def test_without_a_token_everything_is_open_on_loopback() -> None:
     """The default (loopback, no token) keeps today's behaviour."""
-    endpoint = AdminEndpoint(Registry(), lambda: {}, lambda: (True, "ready"))
+    endpoint = AdminEndpoint(Registry(), dict, lambda: (True, "ready"))
     async with trio.open_nursery() as nursery:
         address = await nursery.start(HttpServer(endpoint.handle, ServerLimits()).serve_tcp, "127.0.0.1", 0)
         reply = await _get(address, "/status")
