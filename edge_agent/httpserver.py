@@ -60,6 +60,18 @@ class Reply:
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
+# Called with a short reason whenever the server itself refuses a client (see REFUSAL_REASONS),
+# so the owner can count abuse: a receiver passes ``ctx.count``.
+RefusalHook = Callable[[str], None]
+
+# HTTP status of a server-level refusal -> the reason reported to the hook
+REFUSAL_REASONS = {
+    400: "malformed",
+    408: "timeout",
+    413: "too_large",
+    431: "headers_too_large",
+    503: "too_many_connections",
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +102,7 @@ class HttpServer:
     handler: Handler
     limits: ServerLimits = field(default_factory=ServerLimits)
     name: str = "http"
+    on_refusal: RefusalHook | None = None
 
     def __post_init__(self) -> None:
         self._active = 0
@@ -97,6 +110,10 @@ class HttpServer:
 
     def statistics(self) -> ServerStatistics:
         return ServerStatistics(self._active, self._refusing)
+
+    def _refused(self, reason: str) -> None:
+        if self.on_refusal is not None:
+            self.on_refusal(reason)
 
     async def serve_tcp(
         self,
@@ -142,6 +159,7 @@ class HttpServer:
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         if self._active >= self.limits.max_connections:
+            self._refused("too_many_connections")
             if self._refusing >= self.limits.max_connections:
                 await trio.aclose_forcefully(stream)  # a flood: no answer, no lingering
                 return
@@ -153,7 +171,7 @@ class HttpServer:
             return
         self._active += 1
         try:
-            await _Connection(stream, self.handler, self.limits).run()
+            await _Connection(stream, self.handler, self.limits, self._refused).run()
         finally:
             self._active -= 1
             with trio.move_on_after(1) as scope:
@@ -202,10 +220,13 @@ async def linger_close(stream: trio.abc.Stream) -> None:
 
 
 class _Connection:
-    def __init__(self, stream: trio.abc.Stream, handler: Handler, limits: ServerLimits) -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, handler: Handler, limits: ServerLimits, refused: RefusalHook
+    ) -> None:
         self.stream = stream
         self.handler = handler
         self.limits = limits
+        self.refused = refused
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
 
     async def run(self) -> None:
@@ -215,6 +236,7 @@ class _Connection:
             try:
                 request = await self._read_request(timeout)
             except _ClientError as exc:
+                self.refused(REFUSAL_REASONS.get(exc.status, "malformed"))
                 await self._send_error(exc.status, str(exc))
                 await linger_close(self.stream)
                 return
@@ -233,7 +255,9 @@ class _Connection:
                 OSError,
                 h11.LocalProtocolError,
                 trio.TooSlowError,  # the client does not read its reply
-            ):
+            ) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    self.refused("send_timeout")
                 return
             if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
                 return

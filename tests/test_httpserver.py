@@ -253,3 +253,18 @@ async def test_unix_socket_refuses_to_replace_a_regular_file(tmp_path: Path) -> 
     with pytest.raises(FileExistsError, match="not a socket"):
         await HttpServer(_hello).serve_unix(str(path))
     assert path.read_text() == "keep me"
+
+
+async def test_refusals_are_reported_with_their_reason() -> None:
+    """Every server-level refusal calls on_refusal with a reason the owner can count."""
+    reasons: list[str] = []
+    async with trio.open_nursery() as nursery:
+        server = HttpServer(
+            echo, ServerLimits(max_header_bytes=1024, max_body_bytes=10), on_refusal=reasons.append
+        )
+        address = await nursery.start(server.serve_tcp, "127.0.0.1", 0)
+        await _exchange(address, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+        await _exchange(address, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        await _exchange(address, b"\x16\x03\x01 not http\r\n\r\n")
+        nursery.cancel_scope.cancel()
+    assert reasons == ["headers_too_large", "too_large", "malformed"]

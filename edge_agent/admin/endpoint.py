@@ -37,12 +37,14 @@ class AdminEndpoint:
         readiness: Callable[[], tuple[bool, str]],
         *,
         token: str = "",
+        refused: Callable[[str], None] | None = None,
     ) -> None:
         self._registry = registry
         self._status = status
         self._readiness = readiness
         self._expected = f"Bearer {token}".encode() if token else b""
         self._last_warning = -_WARN_EVERY
+        self._refused = refused
 
     async def handle(self, request: Request) -> Reply:
         if request.method not in ("GET", "HEAD"):
@@ -67,6 +69,8 @@ class AdminEndpoint:
         given = (request.header("authorization") or "").encode("latin-1")
         if token_matches(given, self._expected):
             return True
+        if self._refused is not None:
+            self._refused("unauthorized")
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY:
             self._last_warning = now

@@ -238,8 +238,17 @@ class Agent:
                     environ=self.environ,
                 )
             )
-        endpoint = AdminEndpoint(self.instruments.registry, self.status, self.readiness, token=token)
-        server = HttpServer(endpoint.handle, admin_limits(cfg), name="admin")
+        refused = self.instruments.registry.counter(
+            "admin.refused", "admin endpoint requests and connections refused", labels=("reason",)
+        )
+
+        def count_refusal(reason: str) -> None:
+            refused.inc(reason=reason)
+
+        endpoint = AdminEndpoint(
+            self.instruments.registry, self.status, self.readiness, token=token, refused=count_refusal
+        )
+        server = HttpServer(endpoint.handle, admin_limits(cfg), name="admin", on_refusal=count_refusal)
         async with trio.open_nursery() as nursery:
             try:
                 self.admin_address = await nursery.start(server.serve_tcp, host, port)

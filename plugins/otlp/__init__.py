@@ -244,7 +244,10 @@ class OtlpReceiver(Receiver[OtlpReceiverConfig]):
     async def run(self, ctx: PluginContext, *, task_status: trio.TaskStatus[None]) -> None:
         cfg = self.config
         token = await trio.to_thread.run_sync(_read_token, cfg, ctx.name)
-        server = HttpServer(OtlpHandler(ctx, cfg, token).handle, cfg.limits(), name="otlp")
+        # server-level refusals (timeouts, oversized heads, too many connections) are counted too
+        server = HttpServer(
+            OtlpHandler(ctx, cfg, token).handle, cfg.limits(), name="otlp", on_refusal=ctx.count
+        )
         async with trio.open_nursery() as nursery:
             where = []
             if cfg.endpoint:

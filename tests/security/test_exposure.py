@@ -38,7 +38,9 @@ def test_loopback_classification(host: str, loopback: bool) -> None:
 
 def test_network_bind_needs_authentication() -> None:
     """A non-loopback bind without authentication is refused with the remedy; with it, allowed."""
-    with pytest.raises(ValueError, match=r"would listen on every interface.*set x_file, or bind to 127.0.0.1"):
+    with pytest.raises(
+        ValueError, match=r"would listen on every interface.*set x_file, or bind to 127.0.0.1"
+    ):
         check_listener_exposure("", authenticated=False, what="the thing", remedy="x_file")
     check_listener_exposure("0.0.0.0", authenticated=True, what="the thing", remedy="x_file")
     check_listener_exposure("127.0.0.1", authenticated=False, what="the thing", remedy="x_file")
