@@ -35,7 +35,7 @@ from edge_agent.otlp.fragment import Signal
 from edge_agent.processors.attributes import check_scalars
 from edge_agent.processors.filter import criteria_signals, parse_severity
 from edge_agent.processors.presets import expand
-from edge_agent.processors.redact import Rule, _compile
+from edge_agent.processors.redact import Rule
 
 PROCESSOR_COMMON_KEYS = ("type", "enabled", "signals", "plugins")
 SELF_TELEMETRY = "self_telemetry"  # the agent's own metrics, selectable like a plugin instance
@@ -118,7 +118,8 @@ class RedactConfig:
             raise ValueError("with action = 'hash' the replacement must contain {hash}")
         if not 8 <= self.hash_length <= 64:
             raise ValueError(f"hash_length must be between 8 and 64, got {self.hash_length}")
-        _compile(self.rules())  # every pattern compiles, alone and combined
+        for rule in self.rules():
+            rule.compile()  # ValueError naming the pattern that does not compile
 
     def rules(self) -> tuple[Rule, ...]:
         named = tuple(Rule(name, pattern) for name, pattern in self.patterns.items())

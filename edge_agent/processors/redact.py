@@ -10,16 +10,19 @@ Theory of operation: two kinds of rules.
   string value (log bodies, string attribute values, at any depth) is
   replaced; a ``(?P<secret>...)`` group limits the replacement to that part.
 
-All pattern rules are compiled into one alternation, so a string is scanned
-once however many rules there are; the matched group says which rule fired.
-Keys listed in ``allow_keys`` are never touched (``service.name``).
+Each pattern rule is its own regex, run only when its *gate* (a cheap
+necessary condition such as ``"@" in text``, shipped with the presets) says
+it could match, so most strings cost a few substring tests. The matches of
+all rules are merged left to right (an overlap keeps the earlier, longer
+match), so a candidate that fails its validator never hides another rule's
+match. Keys listed in ``allow_keys`` are never touched (``service.name``).
 
-A replacement is either the ``mask`` text (``{rule}`` expands to the rule
-name) or, with ``action = "hash"``, a keyed hash of the original (HMAC-SHA256
-or keyed BLAKE2b, hex, truncated to ``hash_length``): equal inputs give
-equal outputs, so records stay correlatable, but without the key nobody can
-test guesses against them. What was redacted is counted per rule; the
-original value is never logged or kept.
+A replacement is the ``template`` text (``{rule}`` expands to the rule name)
+or, with ``action = "hash"``, also ``{hash}``: a keyed hash of the original
+(HMAC-SHA256 or keyed BLAKE2b, hex, truncated to ``hash_length``). Equal
+inputs give equal outputs, so records stay correlatable, but without the key
+nobody can test guesses against them. What was redacted is counted per
+rule; the original value is never logged or kept.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from edge_agent.otlp.fragment import Signal
 from edge_agent.processors.api import Tally
@@ -39,39 +42,69 @@ from edge_agent.processors.records import iter_record_attribute_lists, resource_
 
 HashAlgorithm = Literal["hmac-sha256", "blake2b"]
 _KEY_CACHE_LIMIT = 4096
-_GLOBAL_FLAGS = re.compile(r"^\(\?([aiLmsux]+)\)")
-_NUMBERED_BACKREF = re.compile(r"(?<!\\)\\[1-9]")
+_MEMO_MAX_TEXT = 256  # strings up to this long are remembered within one pass over a request
+_MEMO_MAX_ENTRIES = 4096
+
+
+class _Pass(NamedTuple):
+    """State of one :meth:`Redactor.process` call: its tally and the strings already scanned."""
+
+    tally: Tally
+    memo: dict[str, tuple[str | None, tuple[str, ...]]]
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One pattern rule: a name for the counters, a regex, an optional validator."""
+    """One pattern rule: a name for the counters, a regex, an optional validator and gate."""
 
     name: str
     pattern: str
     validate: Callable[[str], int] | None = None
+    gate: Callable[[str], bool] | None = None  # returns False only when the pattern cannot match
 
     @classmethod
     def from_preset(cls, preset: Preset) -> Rule:
-        return cls(preset.name, preset.pattern, preset.validate)
+        return cls(preset.name, preset.pattern, preset.validate, preset.gate)
+
+    def compile(self) -> re.Pattern[str]:
+        """The compiled pattern; ``ValueError`` naming the rule when it is not a valid regex."""
+        try:
+            return re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {self.name!r} is not a valid regular expression: {exc}") from None
 
 
-def _scoped(rule: Rule, index: int) -> str:
-    """The rule's pattern with global flags made local and its secret group renamed uniquely."""
-    pattern = rule.pattern
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"pattern {rule.name!r} is not a valid regular expression: {exc}") from None
-    if _NUMBERED_BACKREF.search(pattern):
-        raise ValueError(
-            f"pattern {rule.name!r} uses a numbered backreference; name the group "
-            "((?P<name>...) and (?P=name)): patterns are combined, so group numbers shift"
+class _Compiled(NamedTuple):
+    name: str
+    pattern: re.Pattern[str]
+    min_size: int  # shortest text the pattern can match (from the regex parser)
+    gate: Callable[[str], bool] | None
+    validate: Callable[[str], int] | None
+    secret: bool
+
+    @classmethod
+    def of(cls, rule: Rule) -> _Compiled:
+        pattern = rule.compile()
+        return cls(
+            rule.name,
+            pattern,
+            _min_width(rule.pattern),
+            rule.gate,
+            rule.validate,
+            "secret" in pattern.groupindex,
         )
-    flags = _GLOBAL_FLAGS.match(pattern)
-    if flags:
-        pattern = f"(?{flags.group(1)}:{pattern[flags.end() :]})"
-    return f"(?P<_r{index}>" + pattern.replace("(?P<secret>", f"(?P<_s{index}>") + ")"
+
+
+def _min_width(pattern: str) -> int:
+    """Shortest text ``pattern`` can match, from the stdlib regex parser (0 when unknown)."""
+    try:
+        parser: Any = re._parser  # type: ignore[attr-defined]  # Python >= 3.11
+    except AttributeError:  # pragma: no cover - Python 3.10
+        import sre_parse as parser
+    try:
+        return int(parser.parse(pattern).getwidth()[0])
+    except (re.error, IndexError, TypeError):  # pragma: no cover - compile() already accepted it
+        return 0
 
 
 class Redactor:
@@ -92,11 +125,7 @@ class Redactor:
         ``hasher`` is given (``action = "hash"``), ``{hash}`` to the keyed hash of the original."""
         self.name = name
         self._signals = signals
-        # rules with validators go last: at the same position, a plain rule wins over a
-        # candidate that may turn out to be a false alarm
-        self._rules = tuple(sorted(rules, key=lambda r: r.validate is not None))
-        self._pattern = _compile(self._rules)
-        self._singles: dict[int, re.Pattern[str]] = {}
+        self._compiled = tuple(_Compiled.of(rule) for rule in rules)
         self._keys = _glob_regex(keys)
         self._allow = _glob_regex(allow_keys)
         self._template = template
@@ -109,39 +138,40 @@ class Redactor:
     # -- whole request -----------------------------------------------------
 
     def process(self, signal: Signal, message: Any, tally: Tally) -> None:
+        run = _Pass(tally, {})
         for group in resource_groups(signal, message):
-            self._attributes(group.resource.attributes, tally)
+            self._attributes(group.resource.attributes, run)
             for scope_group in scope_groups(signal, group):
-                self._attributes(scope_group.scope.attributes, tally)
-                self._records(signal, scope_group, tally)
+                self._attributes(scope_group.scope.attributes, run)
+                self._records(signal, scope_group, run)
 
-    def _records(self, signal: Signal, scope_group: Any, tally: Tally) -> None:
+    def _records(self, signal: Signal, scope_group: Any, run: _Pass) -> None:
         if signal is Signal.METRICS:
             for metric in scope_group.metrics:
                 kind = metric.WhichOneof("data")
                 if kind:
                     for point in getattr(metric, kind).data_points:
-                        self._record_attributes(signal, point, tally)
+                        self._record_attributes(signal, point, run)
             return
         records = scope_group.log_records if signal is Signal.LOGS else scope_group.spans
         for record in records:
-            self._record_attributes(signal, record, tally)
+            self._record_attributes(signal, record, run)
             if signal is Signal.LOGS and record.HasField("body"):
-                self._value(record.body, tally)
+                self._value(record.body, run)
 
-    def _record_attributes(self, signal: Signal, record: Any, tally: Tally) -> None:
+    def _record_attributes(self, signal: Signal, record: Any, run: _Pass) -> None:
         for attributes in iter_record_attribute_lists(signal, record):
-            self._attributes(attributes, tally)
+            self._attributes(attributes, run)
 
     # -- values ------------------------------------------------------------
 
-    def _attributes(self, attributes: Any, tally: Tally) -> None:
+    def _attributes(self, attributes: Any, run: _Pass) -> None:
         for kv in attributes:
             decision = self._decide(kv.key)
             if decision == 1:
-                self._replace_whole(kv.value, "key", tally)
+                self._replace_whole(kv.value, "key", run.tally)
             elif decision == 0:
-                self._value(kv.value, tally)
+                self._value(kv.value, run)
 
     def _decide(self, key: str) -> int:
         decision = self._key_decisions.get(key)
@@ -158,18 +188,30 @@ class Redactor:
             self._key_decisions[key] = decision
         return decision
 
-    def _value(self, value: Any, tally: Tally) -> None:
+    def _value(self, value: Any, run: _Pass) -> None:
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            if self._pattern is not None:
-                redacted = self.redact_text(value.string_value, tally)
-                if redacted is not None:
-                    value.string_value = redacted
+            if self._compiled:
+                self._string(value, run)
         elif kind == "kvlist_value":
-            self._attributes(value.kvlist_value.values, tally)
+            self._attributes(value.kvlist_value.values, run)
         elif kind == "array_value":
             for item in value.array_value.values:
-                self._value(item, tally)
+                self._value(item, run)
+
+    def _string(self, value: Any, run: _Pass) -> None:
+        # attribute values repeat record after record ("app.log", "/api/items"): scan each once per pass
+        text = value.string_value
+        known = run.memo.get(text)
+        if known is None:
+            known = self._redact(text)
+            if len(text) <= _MEMO_MAX_TEXT and len(run.memo) < _MEMO_MAX_ENTRIES:
+                run.memo[text] = known
+        result, rules = known
+        for rule in rules:
+            run.tally.redact(self.name, rule)
+        if result is not None:
+            value.string_value = result
 
     def _replace_whole(self, value: Any, rule: str, tally: Tally) -> None:
         kind = value.WhichOneof("value")
@@ -187,75 +229,54 @@ class Redactor:
 
     def redact_text(self, text: str, tally: Tally) -> str | None:
         """``text`` with every pattern match replaced, or None when nothing matched (the fast path)."""
-        assert self._pattern is not None
-        if self._pattern.search(text) is None:
-            return None
-        hits: list[str] = []
-        result = self._pattern.sub(lambda m: self._replace_match(m, hits, frozenset()), text)
-        for rule in hits:
+        result, rules = self._redact(text)
+        for rule in rules:
             tally.redact(self.name, rule)
-        return result if hits else None
+        return result
 
-    def _replace_match(self, match: re.Match[str], hits: list[str], excluded: frozenset[int]) -> str:
-        index = int((match.lastgroup or "_r0")[2:])
-        rule = self._rules[index]
-        start, end = match.span()
-        secret_group = f"_s{index}"
-        if secret_group in match.re.groupindex and match.start(secret_group) >= 0:
-            start, end = match.span(secret_group)
-        if rule.validate is not None:
-            keep = rule.validate(match.string[start:end])
-            if not keep:  # a false alarm (failed checksum); another rule may still match inside
-                return self._others(match, excluded | {index}, hits)
-            end = start + keep
-        hits.append(rule.name)
-        original = match.string[start:end].encode("utf-8") if self._hasher is not None else b""
-        text = match.string
-        return text[match.start() : start] + self._substitute(original, rule.name) + text[end : match.end()]
+    def _redact(self, text: str) -> tuple[str | None, tuple[str, ...]]:
+        spans = self._find(text)
+        if not spans:
+            return None, ()
+        spans.sort(key=lambda span: (span[0], -span[1]))  # leftmost first, then the longest
+        out: list[str] = []
+        fired: list[str] = []
+        pos = 0
+        for start, end, rule in spans:
+            if start < pos:
+                continue  # overlaps a match already replaced
+            original = text[start:end].encode("utf-8") if self._hasher is not None else b""
+            out.append(text[pos:start])
+            out.append(self._substitute(original, rule))
+            fired.append(rule)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out), tuple(fired)
 
-    def _others(self, match: re.Match[str], excluded: frozenset[int], hits: list[str]) -> str:
-        """The span of a rejected candidate with the remaining rules applied to it, in context."""
-        text, pos, finish = match.string, match.start(), match.end()
-        out = []
-        while pos < finish:
-            best: re.Match[str] | None = None
-            for index in range(len(self._rules)):
-                if index in excluded:
-                    continue
-                found = self._single(index).search(text, pos, finish)
-                is_earlier = found is not None and (best is None or found.start() < best.start())
-                if found is not None and is_earlier and found.end() > found.start():
-                    best = found
-            if best is None:
-                break
-            out.append(text[pos : best.start()])
-            out.append(self._replace_match(best, hits, excluded))
-            pos = best.end()
-        out.append(text[pos:finish])
-        return "".join(out)
-
-    def _single(self, index: int) -> re.Pattern[str]:
-        single = self._singles.get(index)
-        if single is None:
-            single = self._singles[index] = re.compile(_scoped(self._rules[index], index))
-        return single
+    def _find(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, rule)`` of every validated match of every rule whose gate lets it run."""
+        spans: list[tuple[int, int, str]] = []
+        size = len(text)
+        for name, pattern, min_size, gate, validate, secret in self._compiled:
+            # hot loop: most strings stop at the length check or the gate
+            if size < min_size or (gate is not None and not gate(text)) or pattern.search(text) is None:
+                continue
+            for match in pattern.finditer(text):
+                start, end = match.span("secret") if secret and match.start("secret") >= 0 else match.span()
+                if validate is not None:
+                    keep = validate(text[start:end])
+                    if not keep:
+                        continue  # a false alarm: failed checksum, not an address
+                    end = start + keep
+                if end > start:
+                    spans.append((start, end, name))
+        return spans
 
     def _substitute(self, original: bytes, rule: str) -> str:
         text = self._template.replace("{rule}", rule)
         if self._hasher is not None:
             text = text.replace("{hash}", self._hasher(original))
         return text
-
-
-def _compile(rules: tuple[Rule, ...]) -> re.Pattern[str] | None:
-    """One alternation of every rule, so a string is scanned once; ``ValueError`` names a bad rule."""
-    if not rules:
-        return None
-    parts = [_scoped(rule, i) for i, rule in enumerate(rules)]
-    try:
-        return re.compile("|".join(parts))
-    except re.error as exc:
-        raise ValueError(f"redaction patterns do not combine (duplicate group names?): {exc}") from None
 
 
 def _glob_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:

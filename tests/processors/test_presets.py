@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -125,6 +126,25 @@ def _secret_part(text: str, expected: str) -> str:
     while tail < len(expected) - head and text[-1 - tail] == expected[-1 - tail]:
         tail += 1
     return text[head : len(text) - tail]
+
+
+@pytest.mark.parametrize(("preset", "text", "expected"), POSITIVE)
+def test_gate_lets_every_positive_example_through(preset: str, text: str, expected: str) -> None:
+    """A preset's gate (the cheap pre-check) is true wherever the preset matches."""
+    gate = PRESETS[preset].gate
+    assert gate is None or gate(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab9@.:- /=eyJ%+BPRIVATE KEYearer0123456789ABCDEFfx"), max_size=120))
+def test_gates_never_skip_a_possible_match(text: str) -> None:
+    """For any text, when a preset finds a (validated) match its gate is true: gates skip only hopeless text."""
+    for preset in PRESETS.values():
+        if preset.gate is None:
+            continue
+        for match in re.finditer(preset.pattern, text):
+            if preset.validate is None or preset.validate(match.group()):
+                assert preset.gate(text), (preset.name, text)
 
 
 def test_every_preset_has_positive_and_negative_examples() -> None:
