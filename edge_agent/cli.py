@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print the raw /status JSON")
 
+    install = sub.add_parser(
+        "install-service", help="install the systemd unit, service user and directories (idempotent)"
+    )
+    from edge_agent.systemd.install import add_arguments
+
+    add_arguments(install)
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -84,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "run":
+            import signal
+
+            # SIGHUP's default action kills the process: until the event loop handles it,
+            # a reload request is ignored rather than fatal
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
             from edge_agent.cli_run import run_command
 
             return run_command(args, _load(args), os.environ)
@@ -97,6 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from edge_agent.cli_info import status_command
 
             return status_command(args, _load(args), os.environ)
+        if args.command == "install-service":
+            from edge_agent.systemd.install import install_service_command
+
+            return install_service_command(args)
     except EdgeAgentError as exc:
         print(f"edge-agent: {exc}", file=sys.stderr)
         return EXIT_ERROR

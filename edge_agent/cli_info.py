@@ -139,6 +139,12 @@ def format_status(status: dict[str, Any], *, now: float) -> str:
         f"{export['requests_ok']} ok / {export['requests_failed']} failed, "
         f"last success {_ago(export['last_success_unix'], now)}",
     ]
+    health = status["pipeline"].get("health", "live")
+    if health != "live":
+        lines.insert(1, f"  {health}")
+    reload = status.get("last_reload")
+    if reload:
+        lines.append(f"last reload {_ago(reload['unix'], now)}: {reload['changes']}")
     exported = ", ".join(f"{k}={v:.0f}" for k, v in sorted(export.get("exported", {}).items()))
     if exported:
         lines.append(f"  exported records: {exported}")

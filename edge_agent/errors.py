@@ -41,6 +41,17 @@ class PluginError(EdgeAgentError):
     """A plugin could not be found, loaded or configured, or failed at run time."""
 
 
+class ReconfigureError(EdgeAgentError):
+    """A new config could not be applied to the running agent; it keeps (or went back to) the old one.
+
+    ``rolled_back`` is True when part of the new config had been applied and was undone.
+    """
+
+    def __init__(self, message: str, *, rolled_back: bool = False) -> None:
+        super().__init__(message)
+        self.rolled_back = rolled_back
+
+
 class StorageError(EdgeAgentError):
     """Base of disk-buffer and state-store failures."""
 

@@ -1,4 +1,4 @@
-"""Locating real peer programs (rotel, otelcol-contrib, nginx, promtool, systemd-analyze).
+"""Locating real peer programs (rotel, otelcol-contrib, nginx, promtool, systemd tools).
 
 A test that needs a peer calls :func:`require`: it returns the executable's
 path, or skips with a clear reason, or, when ``EDGE_AGENT_REQUIRE_PEERS=1``
@@ -21,6 +21,7 @@ HOW_TO_GET = {
     "nginx": "apt-get install nginx-light",
     "promtool": "apt-get install prometheus",
     "systemd-analyze": "part of systemd",
+    "systemd-sysusers": "part of systemd",
     "journalctl": "part of systemd",
     "systemd-journal-remote": "apt-get install systemd-journal-remote",
 }

@@ -1,6 +1,8 @@
 """Routes of the local admin endpoint: /healthz, /readyz, /metrics, /status.
 
-* ``/healthz`` -- the process and its event loop answer (liveness).
+* ``/healthz`` -- liveness: 200 while every pipeline stage makes the progress
+  it promised, 503 naming the wedged stage otherwise (the same check gates
+  the systemd watchdog pings).
 * ``/readyz`` -- the pipeline is up: 200 once every stage has started,
   503 with the reason before that and while draining.
 * ``/metrics`` -- the agent's own metrics, Prometheus text format.
@@ -35,6 +37,7 @@ class AdminEndpoint:
         registry: Registry,
         status: Callable[[], dict[str, Any]],
         readiness: Callable[[], tuple[bool, str]],
+        health: Callable[[], tuple[bool, str]] = lambda: (True, "live"),
         *,
         token: str = "",
         refused: Callable[[str], None] | None = None,
@@ -42,6 +45,7 @@ class AdminEndpoint:
         self._registry = registry
         self._status = status
         self._readiness = readiness
+        self._health = health
         self._expected = f"Bearer {token}".encode() if token else b""
         self._last_warning = -_WARN_EVERY
         self._refused = refused
@@ -84,7 +88,8 @@ class AdminEndpoint:
         return False
 
     def _healthz(self) -> Reply:
-        return Reply.text(200, "ok\n")
+        live, reason = self._health()
+        return Reply.text(200 if live else 503, ("ok" if live else reason) + "\n")
 
     def _readyz(self) -> Reply:
         ready, reason = self._readiness()

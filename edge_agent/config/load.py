@@ -10,6 +10,9 @@ Layers, lowest first:
 5. environment variables ``EDGE_AGENT__SECTION__KEY``,
 6. CLI flags (``--set section.key=value``).
 
+String values of the form ``credential:NAME`` then resolve to files in
+``$CREDENTIALS_DIRECTORY`` (:mod:`edge_agent.config.credentials`).
+
 The ``profile`` key itself may be set by any layer above the profile; the
 highest one wins, then the profile is slotted in below the main file.
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol, get_type_hints
 
 from edge_agent.config.build import Provenance, build, check_unknown_keys, convert
+from edge_agent.config.credentials import resolve_credentials
 from edge_agent.config.schema import PLUGIN_COMMON_KEYS, AgentConfig, PluginInstanceConfig
 from edge_agent.config.sources import (
     Leaf,
@@ -107,6 +111,7 @@ def load_config(
         tree = merge(tree, _load_profile(profile_leaf))
         files.insert(0, str(profile_path(str(profile_leaf.value))))
     tree = merge(tree, upper)
+    tree = resolve_credentials(tree, environ)  # "credential:NAME" -> $CREDENTIALS_DIRECTORY/NAME
     config, provenance = build_config(tree, plugin_types)
     return LoadedConfig(config, tree, provenance, tuple(files))
 

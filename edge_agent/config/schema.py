@@ -17,6 +17,7 @@ from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
 from edge_agent.otlp.fragment import Priority
 from edge_agent.processors.config import ProcessorInstanceConfig
+from edge_agent.systemd.config import ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -85,5 +86,6 @@ class AgentConfig:
     exporter: ExporterConfig = field(default_factory=ExporterConfig)
     admin: AdminConfig = field(default_factory=AdminConfig)
     self_telemetry: SelfTelemetryConfig = field(default_factory=SelfTelemetryConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
     processors: tuple[ProcessorInstanceConfig, ...] = ()

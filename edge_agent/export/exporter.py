@@ -8,7 +8,13 @@ once: ``ack`` on success or partial success (rejected records counted),
 is retried with backoff for as long as it takes, because the buffer budget,
 not a timer, decides what is given up.
 
-"Upstream unreachable" is logged once per state change, not per attempt.
+"Upstream unreachable" is logged once per state change, not per attempt,
+plus a summary every ten minutes while it lasts
+(:class:`~edge_agent.runtime.ratelimit.RepeatLimiter`). A batch in hand
+when the loop is cancelled (shutdown, or the exporter replaced on reload) is
+released back to the buffer, never lost. Before each bounded step the loop
+promises progress to its liveness probe (a request within ``timeout``, a
+retry sleep); waiting for data is idle.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from edge_agent.export.config import ExporterConfig
 from edge_agent.export.http import Endpoint, HttpConnection
 from edge_agent.export.otlp_http import ExportOutcome, classify
 from edge_agent.runtime.backoff import Backoff
+from edge_agent.runtime.liveness import NullProbe, StageProbe
+from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
 from edge_agent.runtime.telemetry import Counter, Histogram
 
 log = logging.getLogger("edge_agent.exporter")
@@ -85,7 +93,9 @@ class Exporter:
     status: ExportStatus
     connect: Connector = open_tcp
     rng: random.Random = field(default_factory=random.Random)
+    probe: StageProbe = field(default_factory=NullProbe)
     _connection: HttpConnection | None = field(default=None, init=False)
+    _unreachable: RepeatLimiter = field(default_factory=RepeatLimiter, init=False)
 
     def __post_init__(self) -> None:
         self.endpoint = Endpoint.parse(self.config.endpoint)
@@ -94,13 +104,20 @@ class Exporter:
         task_status.started()
         try:
             while True:
+                self.probe.idle()
                 batch = await self.reader.next_batch(max_bytes=self.config.batch.max_bytes)
-                await self.deliver(batch)
+                try:
+                    await self.deliver(batch)
+                except BaseException:
+                    # cancelled mid-delivery (shutdown, replaced on reload): the batch goes back
+                    self.reader.release(batch)
+                    raise
         finally:
             await self._close_connection()
 
     async def deliver(self, batch: Batch) -> None:
         """Send ``batch`` until its outcome settles it (success, partial or permanent)."""
+        self.probe.expect(self.config.timeout, "export request")
         body, encoding = await self._encode(batch)
         retry = self.config.retry_on_failure
         backoff = Backoff(
@@ -112,6 +129,7 @@ class Exporter:
         )
         first_attempt = trio.current_time()
         while True:
+            self.probe.expect(self.config.timeout, "export request")
             outcome = await self._attempt(batch, body, encoding)
             if outcome.kind != "retry":
                 self._settle(batch, outcome)
@@ -129,6 +147,7 @@ class Exporter:
                 self.reader.drop(batch, "retry_exhausted")
                 return
             delay = outcome.retry_after if outcome.retry_after is not None else backoff.next_delay()
+            self.probe.expect(delay, "retry backoff")
             await trio.sleep(delay)
 
     async def _encode(self, batch: Batch) -> tuple[bytes, str]:
@@ -226,6 +245,8 @@ class Exporter:
         if self.status.upstream != "unreachable":
             self.status.upstream = "unreachable"
             self.status.unreachable_since_unix = time.time()
+        report = self._unreachable.failure(trio.current_time())
+        if report.kind is ReportKind.FIRST:
             log.warning(
                 "upstream %s is unreachable (%s); telemetry stays queued and is retried with "
                 "backoff up to %gs",
@@ -233,11 +254,25 @@ class Exporter:
                 reason,
                 self.config.retry_on_failure.max_interval,
             )
+        elif report.kind is ReportKind.SUMMARY:
+            log.warning(
+                "upstream %s still unreachable after %s (%d failed attempts; last error: %s); "
+                "telemetry stays queued",
+                self.config.endpoint,
+                report.lasted(),
+                report.failures,
+                reason,
+            )
 
     def _note_reachable(self) -> None:
-        if self.status.upstream == "unreachable":
-            since = self.status.unreachable_since_unix or time.time()
-            log.info("upstream %s is reachable again after %.0fs", self.config.endpoint, time.time() - since)
+        report = self._unreachable.success(trio.current_time())
+        if report is not None:
+            log.info(
+                "upstream %s is reachable again after %s (%d failed attempts)",
+                self.config.endpoint,
+                report.lasted(),
+                report.failures,
+            )
         elif self.status.upstream == "unknown":
             log.info("upstream %s is reachable", self.config.endpoint)
         self.status.upstream = "reachable"

@@ -9,15 +9,22 @@ Nursery tree::
 ready). :meth:`Agent.request_stop` begins an orderly shutdown: the sources
 are cancelled first, then the buffer and exporter get ``shutdown_grace`` to
 drain before the core is cancelled.
+
+Each plugin instance and the exporter run as a
+:class:`~edge_agent.runtime.tasks.StoppableTask`, so :meth:`Agent.reconfigure`
+can stop, start and swap them one at a time while everything else keeps
+running (see ``docs/reconfiguration.md``). The stages report progress to
+:attr:`Agent.liveness`, which feeds ``/healthz`` and the systemd watchdog.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,9 +35,11 @@ from edge_agent._version import __version__
 from edge_agent.admin.config import AdminConfig, parse_host_port
 from edge_agent.admin.endpoint import AdminEndpoint
 from edge_agent.buffer.memory import MemoryBuffer
+from edge_agent.config.load import LoadedConfig
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.config.secrets import check_secret_files
-from edge_agent.errors import EdgeAgentError
+from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, ReconfigureError
+from edge_agent.export.config import ExporterConfig
 from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_tcp
 from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
@@ -41,16 +50,23 @@ from edge_agent.runtime.clock import AgentClock
 from edge_agent.runtime.context import RuntimeContext
 from edge_agent.runtime.discovery import PluginRegistry
 from edge_agent.runtime.instruments import AgentInstruments
+from edge_agent.runtime.liveness import Liveness, StageProbe
 from edge_agent.runtime.pipeline import Pipeline
+from edge_agent.runtime.reconfig import SELF_TELEMETRY, ReconfigPlan, instance_specs, plan_reconfigure
 from edge_agent.runtime.resource import host_resource, new_device_id
 from edge_agent.runtime.selftelemetry import SelfTelemetry
+from edge_agent.runtime.service import beat_event_loop
 from edge_agent.runtime.state import CborStateStore, ensure_private_dir, write_atomic
+from edge_agent.runtime.summary import ServiceSummary
 from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
+from edge_agent.runtime.tasks import StoppableTask
 from edge_agent.security.secrets import read_secret_line
 
 log = logging.getLogger("edge_agent.agent")
 
 ADMIN_ADDRESS_FILE = "admin.addr"
+# how long reconfigure waits for a started plugin instance to report ready or failed
+START_CHECK_SECONDS = 10.0
 
 
 def resolve_state_dir(configured: str, environ: dict[str, str] | os._Environ[str]) -> Path:
@@ -65,8 +81,22 @@ def resolve_state_dir(configured: str, environ: dict[str, str] | os._Environ[str
 
 @dataclass
 class _Stage:
-    state: str = "starting"  # starting | running | draining | stopped
+    state: str = "starting"  # starting | running | reloading | draining | stopped
     started_unix: float = 0.0
+
+
+@dataclass
+class _Prepared:
+    """Everything a reconfiguration needs that can fail, built before anything is touched."""
+
+    registry: PluginRegistry
+    plugins: dict[str, Plugin[Any]] = field(default_factory=dict)
+    exporter: Exporter | None = None
+    processors: ProcessorStage | None = None
+    swap_processors: bool = False
+
+
+Undo = Callable[[], Awaitable[None]]
 
 
 class Agent:
@@ -88,26 +118,62 @@ class Agent:
         self.clock = clock or AgentClock()
         self.config_files = config_files
         self.instruments = AgentInstruments.create()
+        self.liveness = Liveness(config.service.stall_timeout)
         self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
         self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self.processor_counters = ProcessorCounters.register(
             self.instruments.registry, self.instruments.dropped
         )
-        self.export_status = ExportStatus(endpoint=config.exporter.endpoint)
-        self.exporter = Exporter(
-            config.exporter, self.buffer, self.instruments.export, self.export_status, connect=connect
-        )
-        self.plugin_statuses: list[PluginStatus] = []
+        self._connect = connect
+        self.exporter = self._new_exporter(config.exporter)
+        self._statuses: dict[str, PluginStatus] = {}
         self.admin_address: tuple[str, int] | None = None
+        self.last_reload: dict[str, Any] | None = None
         self._stage = _Stage()
         self._stop = trio.Event()
+        self._reconfig_lock = trio.Lock()
+        self._runners: dict[str, StoppableTask] = {}
+        self._exporter_task: StoppableTask | None = None
+        self._core: trio.Nursery | None = None
+        self._sources: trio.Nursery | None = None
+        self._resource = b""
+        # a registry plugin_types() built for other plugin_dirs, reused by the reconfigure that follows
+        self._candidate_registry: tuple[tuple[str, ...], PluginRegistry] | None = None
         self.device_id = ""
+
+    @property
+    def plugin_statuses(self) -> list[PluginStatus]:
+        """Live status of every running plugin instance, in start order."""
+        return list(self._statuses.values())
+
+    def plugin_status(self, name: str) -> PluginStatus | None:
+        return self._statuses.get(name)
+
+    @property
+    def export_status(self) -> ExportStatus:
+        return self.exporter.status
+
+    def _new_exporter(self, config: ExporterConfig) -> Exporter:
+        return Exporter(
+            config,
+            self.buffer,
+            self.instruments.export,
+            ExportStatus(endpoint=config.endpoint),
+            connect=self._connect,
+            probe=self._probe("exporter"),
+        )
+
+    def _probe(self, stage: str) -> StageProbe:
+        return StageProbe(self.liveness, stage, trio.current_time)
 
     # -- lifecycle ---------------------------------------------------------
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    def has_started(self) -> bool:
+        return self._stage.started_unix > 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         # secret files first: a world-readable key must stop the start before anything listens
@@ -116,29 +182,31 @@ class Agent:
         await self._install_processors()
         agent_state = CborStateStore(self.state_dir / "agent.cbor")
         self.device_id = await self._device_id(agent_state)
-        resource = attributes.resource(host_resource(self.device_id, self.config.resource.attributes))
-        runners = [self._runner(inst, resource) for inst in self.config.plugins if inst.enabled]
-        if self.config.self_telemetry.enabled:
-            runners.append(self._self_telemetry_runner(resource))
+        self._resource = self._resource_bytes(self.config)
         self._stage.started_unix = time.time()
         async with trio.open_nursery() as core:
-            await core.start(self.exporter.run)
+            self._core = core
+            core.start_soon(beat_event_loop, self._probe("event_loop"))
+            self._exporter_task = await StoppableTask.start(core, "exporter", self.exporter.run)
             if self.config.admin.enabled:
                 await core.start(self._serve_admin)
             async with trio.open_nursery() as sources:
-                for runner in runners:
-                    await sources.start(runner.run)
+                self._sources = sources
+                tasks = [await self._launch(name, self.config) for name in instance_specs(self.config)]
+                for task in tasks:
+                    await task.ready.wait()
                 self._stage.state = "running"
                 log.info(
                     "edge-agent %s running: %d plugin(s), exporting to %s",
                     __version__,
-                    len(runners),
+                    len(tasks),
                     self.config.exporter.endpoint,
                 )
                 task_status.started()
                 await self._stop.wait()
-                sources.cancel_scope.cancel()
-            self._stage.state = "draining"
+                async with self._reconfig_lock:  # a reload in progress finishes first
+                    self._stage.state = "draining"
+                    sources.cancel_scope.cancel()
             await self._drain()
             core.cancel_scope.cancel()
         self._stage.state = "stopped"
@@ -161,48 +229,65 @@ class Agent:
 
     async def _install_processors(self) -> None:
         """Build the processor chain (reads key and value files: in a thread) and put it in the pipeline."""
+        stage = await self._build_processors(self.config)
+        self.pipeline.set_processors(stage)
+        if stage is not None:
+            log.info("processors: %s", ", ".join(stage.chain.names()))
+
+    async def _build_processors(self, config: AgentConfig) -> ProcessorStage | None:
         chain = await trio.to_thread.run_sync(
             partial(
                 build_chain,
-                self.config.processors,
+                config.processors,
                 environ=self.environ,
-                agent_attributes=self.config.resource.attributes,
+                agent_attributes=config.resource.attributes,
             )
         )
-        self.pipeline.set_processors(
-            None if chain is None else ProcessorStage(chain, self.processor_counters)
-        )
-        if chain is not None:
-            log.info("processors: %s", ", ".join(chain.names()))
+        return None if chain is None else ProcessorStage(chain, self.processor_counters)
 
     # -- plugins -----------------------------------------------------------
 
-    def _runner(self, inst: PluginInstanceConfig, resource: bytes) -> PluginRunner:
-        spec = self.registry.get(inst.type)
-        plugin: Plugin[Any] = spec.cls(inst.settings)
-        priority = inst.priority if inst.priority is not None else spec.cls.default_priority
-        default_interval: float = getattr(spec.cls, "default_interval", 10.0)
-        interval = float(inst.interval or default_interval)
-        jitter = inst.jitter if inst.jitter is not None else 0.0
-        return self._make_runner(plugin, inst.name, inst.type, priority, interval, jitter, resource)
+    def _resource_bytes(self, config: AgentConfig) -> bytes:
+        return attributes.resource(host_resource(self.device_id, config.resource.attributes))
 
-    def _self_telemetry_runner(self, resource: bytes) -> PluginRunner:
-        plugin = SelfTelemetry(self.instruments.registry)
-        interval = self.config.self_telemetry.interval
-        return self._make_runner(
-            plugin, plugin.name, plugin.name, plugin.default_priority, interval, 0.0, resource
-        )
+    def _construct(self, name: str, config: AgentConfig, registry: PluginRegistry) -> Plugin[Any]:
+        """The plugin object for instance ``name`` of ``config`` (plugin code runs: may raise)."""
+        if name == SELF_TELEMETRY:
+            return SelfTelemetry(self.instruments.registry)
+        inst = _instance(config, name)
+        spec = registry.get(inst.type)
+        try:
+            return spec.cls(inst.settings)
+        except Exception as exc:  # third-party constructor: any error means "cannot use this config"
+            raise PluginError(f"plugin {name} ({inst.type}) rejected its config: {exc}") from exc
 
-    def _make_runner(
-        self,
-        plugin: Plugin[Any],
-        name: str,
-        type_name: str,
-        priority: Any,
-        interval: float,
-        jitter: float,
-        resource: bytes,
-    ) -> PluginRunner:
+    async def _launch(
+        self, name: str, config: AgentConfig, plugin: Plugin[Any] | None = None
+    ) -> StoppableTask:
+        """Start instance ``name`` of ``config`` in the sources nursery (not waiting for readiness)."""
+        assert self._sources is not None
+        plugin = plugin or self._construct(name, config, self.registry)
+        runner = self._make_runner(plugin, name, config)
+        task = await StoppableTask.start(self._sources, f"plugin {name}", runner.run)
+        self._runners[name] = task
+        return task
+
+    async def _stop_instance(self, name: str) -> None:
+        task = self._runners.pop(name)
+        await task.stop()
+        self._statuses.pop(name, None)
+
+    def _make_runner(self, plugin: Plugin[Any], name: str, config: AgentConfig) -> PluginRunner:
+        if name == SELF_TELEMETRY:
+            type_name, priority = name, plugin.default_priority
+            interval, jitter = float(config.self_telemetry.interval), 0.0
+        else:
+            inst = _instance(config, name)
+            type_name = inst.type
+            priority = inst.priority if inst.priority is not None else plugin.default_priority
+            default_interval: float = getattr(plugin, "default_interval", 10.0)
+            interval = float(inst.interval or default_interval)
+            jitter = inst.jitter if inst.jitter is not None else 0.0
         plugins_dir = ensure_private_dir(self.state_dir / "plugins")
         ctx = RuntimeContext(
             name=name,
@@ -210,14 +295,22 @@ class Agent:
             pipeline=self.pipeline,
             state=CborStateStore(plugins_dir / f"{name}.cbor"),
             clock=self.clock,
-            resource=resource,
+            resource=self._resource,
             scope=attributes.scope(f"edge_agent.{type_name}", getattr(plugin, "version", "")),
             start_time_ns=self.clock.time_ns(),
             events=self.instruments.plugins.events,
         )
         status = PluginStatus(name=name, type=type_name, kind=plugin.kind)
-        self.plugin_statuses.append(status)
-        runner = PluginRunner(plugin, ctx, status, self.instruments.plugins, interval=interval, jitter=jitter)
+        self._statuses[name] = status
+        runner = PluginRunner(
+            plugin,
+            ctx,
+            status,
+            self.instruments.plugins,
+            interval=interval,
+            jitter=jitter,
+            probe=self._probe(f"plugin {name}"),
+        )
         if isinstance(plugin, Receiver):
             status.interval_s = None
         return runner
@@ -246,7 +339,12 @@ class Agent:
             refused.inc(reason=reason)
 
         endpoint = AdminEndpoint(
-            self.instruments.registry, self.status, self.readiness, token=token, refused=count_refusal
+            self.instruments.registry,
+            self.status,
+            self.readiness,
+            self.health,
+            token=token,
+            refused=count_refusal,
         )
         server = HttpServer(endpoint.handle, admin_limits(cfg), name="admin", on_refusal=count_refusal)
         async with trio.open_nursery() as nursery:
@@ -270,6 +368,11 @@ class Agent:
             return True, "ready"
         return False, f"pipeline is {self._stage.state}"
 
+    def health(self) -> tuple[bool, str]:
+        """Liveness for ``/healthz`` and the watchdog: False once a stage is wedged."""
+        report = self.liveness.check(trio.current_time())
+        return report.live, report.describe()
+
     def status(self) -> dict[str, Any]:
         dropped = self.instruments.dropped
         return {
@@ -283,7 +386,8 @@ class Agent:
                 "state_dir": str(self.state_dir),
                 "config_files": list(self.config_files),
             },
-            "pipeline": {"state": self._stage.state},
+            "pipeline": {"state": self._stage.state, "health": self.health()[1]},
+            "last_reload": self.last_reload,
             "plugins": [s.as_dict() for s in self.plugin_statuses],
             "queue": {
                 "kind": "memory",
@@ -297,6 +401,179 @@ class Agent:
                 "dropped": [{**labels, "records": v} for labels, v in _by_labels(dropped)],
             },
         }
+
+    # -- live reconfiguration (issue 6; reused by the fleet client) --------
+
+    def plugin_types(self, plugin_dirs: Sequence[str]) -> PluginRegistry:
+        """The ``plugin_types`` factory to load a config for :meth:`reconfigure` with.
+
+        With unchanged ``agent.plugin_dirs`` it is the running registry, so the
+        settings of unchanged plugin instances compare equal and those instances
+        keep running. Thread-safe enough to be called from the loader's worker thread.
+        """
+        if tuple(plugin_dirs) == tuple(self.config.agent.plugin_dirs):
+            return self.registry
+        registry = PluginRegistry.for_config(plugin_dirs)
+        self._candidate_registry = (tuple(plugin_dirs), registry)
+        return registry
+
+    def plan(self, new: AgentConfig) -> ReconfigPlan:
+        """What :meth:`reconfigure` would change, without changing anything."""
+        return plan_reconfigure(self.config, new)
+
+    async def reconfigure(self, loaded: LoadedConfig) -> ReconfigPlan:
+        """Apply a validated config to the running agent; returns the plan that was applied.
+
+        Raises :class:`ConfigError`/:class:`PluginError` when the new config cannot
+        be used (nothing was changed), and :class:`ReconfigureError` when the agent
+        is not running or applying failed part-way (everything applied so far was
+        rolled back to the previous config). Concurrent calls run one at a time.
+        """
+        async with self._reconfig_lock:
+            if self._stage.state != "running":
+                raise ReconfigureError(f"cannot reconfigure while the pipeline is {self._stage.state}")
+            plan = plan_reconfigure(self.config, loaded.config)
+            prepared = await self._prepare(plan)
+            self._stage.state = "reloading"
+            undo: list[Undo] = []
+            try:
+                await self._apply(plan, prepared, undo)
+            except Exception as exc:  # any failure while applying: undo, then report it as one error
+                await self._roll_back(undo)
+                raise ReconfigureError(
+                    f"applying the new config failed: {exc}; rolled back to the previous config",
+                    rolled_back=True,
+                ) from exc
+            finally:
+                self._stage.state = "running"
+            self.config, self.config_files, self.registry = plan.effective, loaded.files, prepared.registry
+            self.last_reload = {"unix": time.time(), "changes": plan.describe(), "files": list(loaded.files)}
+            return plan
+
+    async def _prepare(self, plan: ReconfigPlan) -> _Prepared:
+        new = plan.effective
+        registry = self.registry
+        if new.agent.plugin_dirs != self.config.agent.plugin_dirs:
+            candidate, self._candidate_registry = self._candidate_registry, None
+            if candidate is not None and candidate[0] == tuple(new.agent.plugin_dirs):
+                registry = candidate[1]
+            else:
+                registry = await trio.to_thread.run_sync(PluginRegistry.for_config, new.agent.plugin_dirs)
+        prepared = _Prepared(registry)
+        # new secret files and processor key/value files are checked before anything changes
+        await trio.to_thread.run_sync(check_secret_files, new, self.environ)
+        if _processors_changed(self.config, new):
+            prepared.processors = await self._build_processors(new)
+            prepared.swap_processors = True
+        for name in (*plan.start, *plan.restart):
+            prepared.plugins[name] = self._construct(name, new, registry)
+        if plan.replace_exporter:
+            prepared.exporter = self._new_exporter(new.exporter)
+        return prepared
+
+    async def _apply(self, plan: ReconfigPlan, prepared: _Prepared, undo: list[Undo]) -> None:
+        old, new = self.config, plan.effective
+        self._apply_live_settings(new)
+        undo.append(_sync(lambda: self._apply_live_settings(old)))
+        if prepared.swap_processors:
+            previous = self.pipeline.processors
+            self.pipeline.set_processors(prepared.processors)
+            undo.append(_sync(lambda: self.pipeline.set_processors(previous)))
+        if prepared.exporter is not None:
+            await self._swap_exporter(prepared.exporter)
+            undo.append(lambda: self._swap_exporter(self._new_exporter(old.exporter)))
+        for name in (*plan.stop, *plan.restart):
+            await self._stop_instance(name)
+            undo.append(functools.partial(self._relaunch, name, old))
+        # after the stops, so that undoing restores the old resource before relaunching old instances
+        self._resource = self._resource_bytes(new)
+        undo.append(_sync(lambda: setattr(self, "_resource", self._resource_bytes(old))))
+        started = []
+        for name in (*plan.start, *plan.restart):
+            started.append(await self._launch(name, new, prepared.plugins[name]))
+            undo.append(functools.partial(self._stop_instance, name))
+        await self._check_started(started)
+
+    async def _relaunch(self, name: str, config: AgentConfig) -> None:
+        await self._launch(name, config)
+
+    def _apply_live_settings(self, config: AgentConfig) -> None:
+        logging.getLogger("edge_agent").setLevel(config.agent.log_level.upper())
+        self.liveness.grace = config.service.stall_timeout
+
+    async def _swap_exporter(self, exporter: Exporter) -> None:
+        """Stop the exporter (its batch in flight goes back to the buffer) and start ``exporter``."""
+        assert self._core is not None
+        assert self._exporter_task is not None
+        await self._exporter_task.stop()
+        self.exporter = exporter
+        self._exporter_task = await StoppableTask.start(self._core, "exporter", exporter.run)
+
+    async def _check_started(self, tasks: list[StoppableTask]) -> None:
+        """Fail if a newly started instance failed its first start (setup error, port taken ...)."""
+        with trio.move_on_after(START_CHECK_SECONDS):
+            for task in tasks:
+                await task.ready.wait()
+        for task in tasks:
+            name = task.name.removeprefix("plugin ")
+            status = self._statuses.get(name)
+            if status is not None and status.state == "backoff":
+                raise PluginError(f"plugin {name} failed to start: {status.last_error}")
+
+    async def _roll_back(self, undo: list[Undo]) -> None:
+        for step in reversed(undo):
+            try:
+                await step()
+            except Exception as exc:  # keep undoing the rest; the agent must stay up
+                log.error("rollback step failed: %s; the running config may be incomplete", exc)
+
+    # -- summaries ---------------------------------------------------------
+
+    def summary(self) -> ServiceSummary:
+        """The facts behind the one-line ``STATUS=`` shown by ``systemctl status``."""
+        return ServiceSummary(
+            state=self._stage.state,
+            upstream=self.export_status.upstream,
+            queued_records=sum(self.buffer.queued_records().values()),
+            queued_bytes=self.buffer.queued_bytes(),
+            last_export_unix=self.export_status.last_success_unix,
+            plugins=len(self._runners),
+            health=self.health()[1] if self._stage.state in ("running", "reloading") else "",
+        )
+
+    def accounting(self) -> dict[str, int]:
+        """Record totals since start: collected = exported + dropped + queued (when nothing is in flight)."""
+        return {
+            "collected": int(self.instruments.pipeline.collected.total()),
+            "exported": int(self.instruments.export.exported.total()),
+            "dropped": int(self.instruments.dropped.total()),
+            "queued": sum(self.buffer.queued_records().values()),
+        }
+
+    def buffer_is_durable(self) -> bool:
+        """True when queued data survives a restart (the disk buffer names itself ``kind = "disk"``)."""
+        return getattr(self.buffer, "kind", "memory") == "disk"
+
+
+def _instance(config: AgentConfig, name: str) -> PluginInstanceConfig:
+    for inst in config.plugins:
+        if inst.name == name:
+            return inst
+    raise ConfigError(f"no plugin instance named {name!r}", key=f"plugins.{name}")
+
+
+def _processors_changed(old: AgentConfig, new: AgentConfig) -> bool:
+    # the resource processor's agent_attributes copies [resource] attributes
+    return old.processors != new.processors or (
+        bool(new.processors) and old.resource.attributes != new.resource.attributes
+    )
+
+
+def _sync(fn: Callable[[], object]) -> Undo:
+    async def step() -> None:
+        fn()
+
+    return step
 
 
 def admin_limits(cfg: AdminConfig) -> ServerLimits:

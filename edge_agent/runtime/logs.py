@@ -4,8 +4,10 @@ Formats:
 
 * ``text`` -- ``2026-11-27T19:08:22Z WARNING exporter: upstream ... unreachable``
 * ``journal`` -- ``<4>exporter: upstream ...``: syslog priority prefix and no
-  timestamp, because journald adds its own (chosen automatically when
-  ``$JOURNAL_STREAM`` is set, i.e. stderr is connected to the journal).
+  timestamp, because journald adds its own (chosen automatically when stderr
+  is the stream ``$JOURNAL_STREAM`` names: systemd sets it to the
+  ``device:inode`` of the journal stream; a child whose stderr was redirected
+  inherits the variable but not the stream, and gets text).
 * ``json`` -- one JSON object per line for log shippers.
 
 Tracebacks are only printed at debug level: users see sentences.
@@ -13,8 +15,10 @@ Tracebacks are only printed at debug level: users see sentences.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -69,19 +73,38 @@ def _with_exc(line: str, record: logging.LogRecord, fmt: logging.Formatter) -> s
     return line
 
 
-def choose_format(requested: LogFormat, environ: Mapping[str, str]) -> LogFormat:
+def choose_format(
+    requested: LogFormat, environ: Mapping[str, str], stderr_id: tuple[int, int] | None = None
+) -> LogFormat:
+    """``auto`` means journal when stderr is the journal stream (``stderr_id`` = its device
+    and inode; None when unknown, then the variable's presence decides), else text."""
     if requested != "auto":
         return requested
-    return "journal" if environ.get("JOURNAL_STREAM") else "text"
+    journal = environ.get("JOURNAL_STREAM", "")
+    if not journal:
+        return "text"
+    if stderr_id is None:
+        return "journal"
+    return "journal" if journal == f"{stderr_id[0]}:{stderr_id[1]}" else "text"
+
+
+def stream_id(stream: TextIO) -> tuple[int, int] | None:
+    """(device, inode) of the file behind ``stream``, or None when it has none."""
+    try:
+        info = os.fstat(stream.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return info.st_dev, info.st_ino
 
 
 def setup_logging(
     level: str, fmt: LogFormat, environ: Mapping[str, str], stream: TextIO | None = None
 ) -> None:
+    stream = stream or sys.stderr
     formatter = {"text": TextFormatter, "journal": JournalFormatter, "json": JsonFormatter}[
-        choose_format(fmt, environ)
+        choose_format(fmt, environ, stream_id(stream))
     ]()
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     root = logging.getLogger("edge_agent")
     root.handlers[:] = [handler]

@@ -37,6 +37,10 @@ class Pipeline:
         self._counters = counters
         self._processors = processors
 
+    @property
+    def processors(self) -> ProcessorStage | None:
+        return self._processors
+
     def set_processors(self, processors: ProcessorStage | None) -> None:
         """Install (or remove, with None) the processor stage; applies to the next fragment."""
         self._processors = processors

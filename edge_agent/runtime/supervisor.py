@@ -11,6 +11,15 @@ Scrapers tick on a :class:`~edge_agent.runtime.schedule.TickSchedule`. An
 async scrape that outlives its interval is cancelled and counted as a
 timeout; a blocking scrape cannot be interrupted, so ticks it overruns are
 skipped and counted instead.
+
+Liveness: before every step the runner promises progress to its
+:class:`~edge_agent.runtime.liveness.StageProbe` (a scrape within its
+interval, a sleep until the next tick, a restart backoff); a blocking
+scrape hung in its worker thread breaks that promise, and the agent stops
+feeding the systemd watchdog. Receivers run event-driven and count as idle.
+Repeated failures are logged through a
+:class:`~edge_agent.runtime.ratelimit.RepeatLimiter`: the first in full,
+then a summary every ten minutes, then one line on recovery.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +37,8 @@ from edge_agent.otlp.fragment import Fragment
 from edge_agent.plugin_api import BlockingScraper, Plugin, Receiver, Scraper
 from edge_agent.runtime.backoff import Backoff
 from edge_agent.runtime.context import RuntimeContext
+from edge_agent.runtime.liveness import NullProbe, StageProbe
+from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
 from edge_agent.runtime.schedule import TickSchedule
 from edge_agent.runtime.telemetry import Counter, Histogram
 
@@ -76,39 +87,69 @@ class PluginRunner:
         default_factory=lambda: Backoff(initial=1.0, maximum=300.0, multiplier=2.0, full_jitter=False)
     )
     rng: random.Random = field(default_factory=random.Random)
+    probe: StageProbe = field(default_factory=NullProbe)
+    failures: RepeatLimiter = field(default_factory=RepeatLimiter)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the instance forever; report started once it is ready or has failed once."""
-        ready = _StartOnce(task_status)
-        while True:
-            try:
-                if isinstance(self.plugin, Receiver):
-                    await self.plugin.run(self.ctx, task_status=ready)
-                    raise RuntimeError("receiver returned; receivers must run until cancelled")
-                await self._run_scraper(ready)
-            except Exception as exc:  # plugin isolation: any plugin error is contained here
-                ready.started()  # a failing plugin must not hold up the agent's start
-                await self._after_failure(exc)
+        ready = _StartOnce(task_status, on_started=self._recovered)
+        try:
+            while True:
+                try:
+                    if isinstance(self.plugin, Receiver):
+                        self.probe.idle()  # event-driven: nothing to promise
+                        await self.plugin.run(self.ctx, task_status=ready)
+                        raise RuntimeError("receiver returned; receivers must run until cancelled")
+                    await self._run_scraper(ready)
+                except Exception as exc:  # plugin isolation: any plugin error is contained here
+                    ready.release()  # a failing plugin must not hold up the agent's start
+                    await self._after_failure(exc)
+        finally:
+            self.probe.forget()
 
     async def _after_failure(self, exc: BaseException) -> None:
         delay = self.restart_backoff.next_delay()
         self.status.state = "backoff"
         self.status.errors += 1
         self.status.restarts += 1
-        self.status.last_error = f"{type(exc).__name__}: {exc}"
+        self.status.last_error = describe_error(exc)
         self.counters.runs.inc(plugin=self.status.name, outcome="error")
         self.counters.restarts.inc(plugin=self.status.name)
-        log.error(
-            "plugin %s failed: %s; restarting in %.1fs (failure %d in a row)",
-            self.status.name,
-            self.status.last_error,
-            delay,
-            self.restart_backoff.attempts,
-        )
+        self._log_failure(delay)
         log.debug("plugin %s traceback", self.status.name, exc_info=exc)
+        self.probe.expect(delay, "restart backoff")
         await trio.sleep(delay)
 
+    def _log_failure(self, delay: float) -> None:
+        report = self.failures.failure(trio.current_time())
+        name, error = self.status.name, self.status.last_error
+        if report.kind is ReportKind.FIRST:
+            log.error("plugin %s failed: %s; restarting in %.1fs", name, error, delay)
+        elif report.kind is ReportKind.SUMMARY:
+            log.error(
+                "plugin %s still failing after %s (%d failures; last: %s); next restart in %.0fs",
+                name,
+                report.lasted(),
+                report.failures,
+                error,
+                delay,
+            )
+        else:
+            log.debug("plugin %s failed again (%d in a row): %s", name, report.failures, error)
+
+    def _recovered(self) -> None:
+        self.status.state = "running"
+        report = self.failures.success(trio.current_time())
+        if report is not None:
+            log.info(
+                "plugin %s recovered after %d failure(s) over %s",
+                self.status.name,
+                report.failures,
+                report.lasted(),
+            )
+
     async def _run_scraper(self, ready: _StartOnce) -> None:
+        self.probe.expect(self.interval, "setup")
         if isinstance(self.plugin, BlockingScraper):
             await trio.to_thread.run_sync(self.plugin.setup, self.ctx, abandon_on_cancel=True)
         else:
@@ -116,16 +157,23 @@ class PluginRunner:
             await self.plugin.setup(self.ctx)
         self.status.state = "running"
         self.status.interval_s = self.interval
-        ready.started()
+        ready.release()
         schedule = TickSchedule(self.interval, jitter=self.jitter, rng=self.rng)
-        await trio.sleep_until(schedule.first(trio.current_time()))
+        await self._sleep_until(schedule.first(trio.current_time()))
         while True:
+            self.probe.expect(self.interval, "scrape")
             await self._scrape_once()
+            self._recovered()  # a successful scrape ends a failure episode
             decision = schedule.after_run(trio.current_time())
             if decision.skipped:
                 self.status.skipped_ticks += decision.skipped
                 self.counters.skipped.inc(decision.skipped, plugin=self.status.name, reason="overrun")
-            await trio.sleep_until(decision.due)
+            await self._sleep_until(decision.due)
+
+    async def _sleep_until(self, due: float) -> None:
+        # promising to wake at ``due`` makes a starved scheduler visible, not only a hung scrape
+        self.probe.expect(due - trio.current_time(), "waiting for its next tick")
+        await trio.sleep_until(due)
 
     async def _scrape_once(self) -> None:
         started = trio.current_time()
@@ -154,19 +202,38 @@ class PluginRunner:
         return []  # pragma: no cover - unreachable
 
 
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of the error itself, looking inside exception groups (a plugin's
+    nursery wraps what went wrong: the operator needs the OSError, not the group)."""
+    inner = getattr(exc, "exceptions", None)  # BaseExceptionGroup (the backport on 3.10)
+    if isinstance(inner, tuple | list) and inner:
+        return "; ".join(describe_error(e) for e in inner)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _collect(scrape: Any, ctx: RuntimeContext) -> list[Fragment]:
     result: Iterable[Fragment] = scrape(ctx)
     return list(result)
 
 
 class _StartOnce:
-    """A ``task_status`` stand-in that forwards only the first ``started()``."""
+    """A ``task_status`` stand-in that forwards only the first ``started()``.
 
-    def __init__(self, task_status: trio.TaskStatus[None]) -> None:
+    ``on_started`` runs on every ``started()`` (a receiver saying it is ready again
+    ends a failure episode); :meth:`release` only unblocks the agent's start.
+    """
+
+    def __init__(self, task_status: trio.TaskStatus[None], on_started: Callable[[], None]) -> None:
         self._task_status = task_status
+        self._on_started = on_started
         self._done = False
 
     def started(self, value: None = None) -> None:
+        self._on_started()
+        self.release()
+
+    def release(self) -> None:
+        """Let the agent's start proceed without claiming the plugin is healthy."""
         if not self._done:
             self._done = True
             self._task_status.started()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from edge_agent.runtime.instruments import AgentInstruments
 from edge_agent.runtime.pipeline import Pipeline
 from edge_agent.runtime.state import CborStateStore
 from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import ExceptionGroup
 
 
 class Harness:
@@ -227,3 +231,83 @@ async def test_failing_setup_does_not_block_start(
         await nursery.start(runner.run)
         assert runner.status.state == "backoff"
         nursery.cancel_scope.cancel()
+
+
+class CrashesUntilFixed(Scraper[None]):
+    name = "until_fixed"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.fixed = False
+
+    async def scrape(self, ctx: PluginContext) -> Iterable[Fragment]:
+        if not self.fixed:
+            raise RuntimeError("sensor unplugged")
+        b = ctx.metrics()
+        b.gauge("t", 1)
+        return [b.build()]
+
+
+async def test_repeated_failures_are_summarized_then_recovery_logged(
+    harness: Harness, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plugin failing for 25 minutes logs its first failure, a summary every 10 minutes and,
+    once it works again, one recovery line; the retries in between are debug only."""
+    import logging
+    import re
+
+    plugin = CrashesUntilFixed()
+    runner = harness.runner(plugin, "sensor", interval=10.0)
+    with caplog.at_level(logging.INFO, logger="edge_agent.supervisor"):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.run)
+            await trio.sleep(25 * 60)
+            plugin.fixed = True
+            await trio.sleep(10 * 60)
+            nursery.cancel_scope.cancel()
+    lines = [r.getMessage() for r in caplog.records]
+    first, *summaries, recovered = lines
+    assert re.fullmatch(r"plugin sensor failed: RuntimeError: sensor unplugged; restarting in [\d.]+s", first)
+    # restarts back off to 5 min, so a summary comes with the first failure 10 min after the last line
+    assert 1 <= len(summaries) <= 2, lines
+    for line in summaries:
+        assert re.fullmatch(
+            r"plugin sensor still failing after \d+m \(\d+ failures; last: RuntimeError: sensor unplugged\); "
+            r"next restart in \d+s",
+            line,
+        )
+    assert re.fullmatch(
+        rf"plugin sensor recovered after {runner.status.errors} failure\(s\) over [23]\dm", recovered
+    )
+    assert runner.status.errors > len(lines)  # the other failures were not logged at info level
+
+
+async def test_runner_keeps_its_liveness_promises(
+    harness: Harness, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Healthy ticking and crash-restart backoff both keep the runner's promises: never stalled."""
+    from edge_agent.runtime.liveness import Liveness, StageProbe
+
+    liveness = Liveness(grace=1.0)
+    ticker = harness.runner(Ticker(), "ticker", interval=10.0)
+    crasher = harness.runner(Crasher(), "crasher", interval=1.0)
+    ticker.probe = StageProbe(liveness, "plugin ticker", trio.current_time)
+    crasher.probe = StageProbe(liveness, "plugin crasher", trio.current_time)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(ticker.run)
+        await nursery.start(crasher.run)
+        assert liveness.stages() == ["plugin crasher", "plugin ticker"]
+        for _ in range(2 * 3600):
+            await trio.sleep(0.5)
+            assert liveness.check(trio.current_time()).live
+        nursery.cancel_scope.cancel()
+    assert liveness.stages() == []  # stopped runners are forgotten
+
+
+def test_errors_inside_exception_groups_are_described() -> None:
+    """A plugin's nursery wraps its error in a group; the status names the error itself."""
+    from edge_agent.runtime.supervisor import describe_error
+
+    group = ExceptionGroup("nursery", [OSError(98, "Address already in use"), ValueError("bad")])
+    assert describe_error(group) == "OSError: [Errno 98] Address already in use; ValueError: bad"
+    assert describe_error(RuntimeError("x")) == "RuntimeError: x"

@@ -1,0 +1,30 @@
+"""`edge-agent status` text: a wedged pipeline and the last reload are shown."""
+
+from __future__ import annotations
+
+from edge_agent.cli_info import format_status
+
+
+def _status(**pipeline: object) -> dict[str, object]:
+    return {
+        "agent": {"version": "1.0", "pid": 42, "uptime_s": 100.0},
+        "pipeline": {"state": "running", **pipeline},
+        "queue": {"bytes": 10, "kind": "memory", "records": {"logs": 1}},
+        "export": {"endpoint": "http://u:4318", "upstream": "reachable", "requests_ok": 1, "requests_failed": 0,
+                   "last_success_unix": 990.0},
+        "plugins": [],
+    }  # fmt: skip
+
+
+def test_wedged_pipeline_is_the_second_line() -> None:
+    """The liveness verdict sits right under the headline when it is not live."""
+    text = format_status(_status(health="wedged: exporter (export request) made no progress"), now=1000.0)
+    assert text.splitlines()[1] == "  wedged: exporter (export request) made no progress"
+    assert "wedged" not in format_status(_status(health="live"), now=1000.0)
+
+
+def test_last_reload_is_listed() -> None:
+    """The last reload's age and one-line change summary are shown."""
+    status = _status(health="live")
+    status["last_reload"] = {"unix": 940.0, "changes": "plugins +cpu2", "files": []}
+    assert "last reload 60s ago: plugins +cpu2" in format_status(status, now=1000.0)
