@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -148,3 +149,16 @@ def test_check_config_renders_processors_that_load_back_identically(tmp_path: Pa
     (again / "agent.toml").write_text(text)
     reloaded = load_config(main_path=again / "agent.toml", environ={}, plugin_types=PluginRegistry.for_config)
     assert reloaded.config.processors == loaded.config.processors
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "processors.md"
+DOC_PLUGINS = '[plugins.otlp]\n[plugins.filelog]\ninclude = ["/var/log/*.log"]\n[plugins.journald]\n'
+
+
+@pytest.mark.parametrize("example", re.findall(r"```toml\n(.*?)```", DOC.read_text(), re.S))
+def test_docs_examples_are_valid_configs(example: str, tmp_path: Path) -> None:
+    """Each TOML example in docs/processors.md passes the real config loader and defines processors."""
+    path = tmp_path / "agent.toml"
+    path.write_text(DOC_PLUGINS + example.replace("# firmware_configs/my-gateway.toml\n", ""))
+    loaded = load_config(main_path=path, environ={}, plugin_types=PluginRegistry.for_config)
+    assert loaded.config.processors

@@ -1,6 +1,6 @@
 """Cost of each processor against the no-processor (bytes-only) pipeline path, in one run.
 
-Run:  python tools/bench/processors.py [--rounds 15] [--repeats 40]
+Run:  python tools/bench/processors.py [--rounds 7] [--repeats 10]
 
 Workloads are realistic fragments built with the agent's own builders: 512
 log lines (about one in ten carries an e-mail, an IP or a token), 128
@@ -184,8 +184,8 @@ def rss_check(fragment: Fragment, key_file: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
     key_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-hash-{os.getpid()}.key"
     key_file.write_bytes(os.urandom(32))
