@@ -57,7 +57,8 @@ class Outcome:
 @dataclass
 class ProcessorChain:
     entries: Sequence[tuple[Processor, Selection]]
-    _routes: dict[tuple[str, Signal], tuple[Processor, ...]] = field(default_factory=dict, init=False)
+    # signal -> plugin -> route; nested so a lookup builds no key tuple (the path of unselected data)
+    _routes: dict[Signal, dict[str, tuple[Processor, ...]]] = field(default_factory=dict, init=False)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -67,11 +68,13 @@ class ProcessorChain:
 
     def route(self, plugin: str, signal: Signal) -> tuple[Processor, ...]:
         """The processors that apply to ``plugin``'s ``signal`` data, in order (cached)."""
-        key = (plugin, signal)
-        route = self._routes.get(key)
+        by_plugin = self._routes.get(signal)
+        if by_plugin is None:
+            by_plugin = self._routes[signal] = {}
+        route = by_plugin.get(plugin)
         if route is None:
             route = tuple(p for p, sel in self.entries if sel.selects(plugin, signal) and p.supports(signal))
-            self._routes[key] = route
+            by_plugin[plugin] = route
         return route
 
     def run(self, fragment: Fragment, route: tuple[Processor, ...]) -> Outcome:
