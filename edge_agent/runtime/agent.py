@@ -40,7 +40,7 @@ from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.config.secrets import check_secret_files
 from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, ReconfigureError
 from edge_agent.export.config import ExporterConfig
-from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_tcp
+from edge_agent.export.exporter import Connector, Exporter, open_tcp
 from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
@@ -109,10 +109,9 @@ class Agent:
         clock: AgentClock | None = None,
         connect: Connector = open_tcp,
         config_files: tuple[str, ...] = (),
-        environ: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.registry = registry
         self.state_dir = state_dir
         self.clock = clock or AgentClock()
@@ -126,6 +125,7 @@ class Agent:
             self.instruments.registry, self.instruments.dropped
         )
         self._connect = connect
+        self._environ = environ  # $CREDENTIALS_DIRECTORY for the exporter's key and header files
         self.exporter = self._new_exporter(config.exporter)
         self._statuses: dict[str, PluginStatus] = {}
         self.admin_address: tuple[str, int] | None = None
@@ -151,16 +151,17 @@ class Agent:
         return self._statuses.get(name)
 
     @property
-    def export_status(self) -> ExportStatus:
-        return self.exporter.status
+    def export_status(self) -> dict[str, Any]:
+        """The exporter's ``/status`` section (endpoints, TLS, concurrency, health)."""
+        return self.exporter.status()
 
     def _new_exporter(self, config: ExporterConfig) -> Exporter:
         return Exporter(
             config,
             self.buffer,
             self.instruments.export,
-            ExportStatus(endpoint=config.endpoint),
             connect=self._connect,
+            environ=self._environ,
             probe=self._probe("exporter"),
         )
 
@@ -177,7 +178,7 @@ class Agent:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         # secret files first: a world-readable key must stop the start before anything listens
-        await trio.to_thread.run_sync(check_secret_files, self.config, self.environ)
+        await trio.to_thread.run_sync(check_secret_files, self.config, self._environ)
         ensure_private_dir(self.state_dir)
         await self._install_processors()
         agent_state = CborStateStore(self.state_dir / "agent.cbor")
@@ -187,6 +188,7 @@ class Agent:
         async with trio.open_nursery() as core:
             self._core = core
             core.start_soon(beat_event_loop, self._probe("event_loop"))
+            await self.exporter.prepare()  # certificates and secrets: a ConfigError stops the start here
             self._exporter_task = await StoppableTask.start(core, "exporter", self.exporter.run)
             if self.config.admin.enabled:
                 await core.start(self._serve_admin)
@@ -239,7 +241,7 @@ class Agent:
             partial(
                 build_chain,
                 config.processors,
-                environ=self.environ,
+                environ=self._environ,
                 agent_attributes=config.resource.attributes,
             )
         )
@@ -328,7 +330,7 @@ class Agent:
                     cfg.bearer_token_file,
                     key="admin.bearer_token_file",
                     what="admin token file",
-                    environ=self.environ,
+                    environ=self._environ,
                 )
             )
         refused = self.instruments.registry.counter(
@@ -396,7 +398,7 @@ class Agent:
                 "records": self.buffer.queued_records(),
             },
             "export": {
-                **self.export_status.as_dict(),
+                **self.export_status,
                 "exported": {s["signal"]: v for s, v in _by_labels(self.instruments.export.exported)},
                 "dropped": [{**labels, "records": v} for labels, v in _by_labels(dropped)],
             },
@@ -461,7 +463,7 @@ class Agent:
                 registry = await trio.to_thread.run_sync(PluginRegistry.for_config, new.agent.plugin_dirs)
         prepared = _Prepared(registry)
         # new secret files and processor key/value files are checked before anything changes
-        await trio.to_thread.run_sync(check_secret_files, new, self.environ)
+        await trio.to_thread.run_sync(check_secret_files, new, self._environ)
         if _processors_changed(self.config, new):
             prepared.processors = await self._build_processors(new)
             prepared.swap_processors = True
@@ -469,6 +471,7 @@ class Agent:
             prepared.plugins[name] = self._construct(name, new, registry)
         if plan.replace_exporter:
             prepared.exporter = self._new_exporter(new.exporter)
+            await prepared.exporter.prepare()  # bad new TLS files refuse the reload, before anything changes
         return prepared
 
     async def _apply(self, plan: ReconfigPlan, prepared: _Prepared, undo: list[Undo]) -> None:
@@ -533,10 +536,10 @@ class Agent:
         """The facts behind the one-line ``STATUS=`` shown by ``systemctl status``."""
         return ServiceSummary(
             state=self._stage.state,
-            upstream=self.export_status.upstream,
+            upstream=self.export_status["upstream"],
             queued_records=sum(self.buffer.queued_records().values()),
             queued_bytes=self.buffer.queued_bytes(),
-            last_export_unix=self.export_status.last_success_unix,
+            last_export_unix=self.export_status["last_success_unix"],
             plugins=len(self._runners),
             health=self.health()[1] if self._stage.state in ("running", "reloading") else "",
         )

@@ -35,6 +35,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 OTLP_TOKEN = "otlp-tok-6d1c9a0e7f3b"
 ADMIN_TOKEN = "admin-tok-2e8b5c4d9a71"
 LITERAL_TOKEN = "literal-tok-a4f0c3e19b52"
+HEADER_TOKEN = "header-tok-77c2e05a9d13"
+HEADER_FILE_TOKEN = "header-file-tok-3b90f1d6c2e8"
+TOKENS = (OTLP_TOKEN, ADMIN_TOKEN, LITERAL_TOKEN, HEADER_TOKEN, HEADER_FILE_TOKEN)
 SDK_APP = Path(__file__).with_name("sdk_pii_app.py")
 LOGS = 40
 
@@ -47,6 +50,7 @@ def _token_file(path: Path, token: str, mode: int = 0o600) -> Path:
 
 def _config(tmp_path: Path, upstream: str, ports: dict[str, int], admin_token: Path) -> Path:
     otlp_token = _token_file(tmp_path / "otlp.token", OTLP_TOKEN)
+    header_token = _token_file(tmp_path / "header.token", HEADER_FILE_TOKEN)
     path = tmp_path / "agent.toml"
     path.write_text(
         f"""
@@ -56,6 +60,8 @@ shutdown_grace = "2s"
 
 [exporter]
 endpoint = "{upstream}"
+headers = {{ "x-api-key" = "{HEADER_TOKEN}" }}
+headers_from_file = {{ "x-device-token" = "{header_token}" }}
 
 [exporter.retry_on_failure]
 initial_interval = "100ms"
@@ -223,6 +229,8 @@ async def test_agent_refuses_abuse_keeps_exporting_and_never_shows_a_token(tmp_p
     output = log.read_text(errors="replace")
     assert agent.returncode == 0, tail(log)
     _check_delivery(sink)
+    sent = sink.requests[-1].headers
+    assert (sent["x-api-key"], sent["x-device-token"]) == (HEADER_TOKEN, HEADER_FILE_TOKEN)  # used, not shown
     assert status.startswith(b"HTTP/1.1 200") and b'"state": "running"' in status
     assert b'edge_agent_processor_redacted_total{processor="scrub",signal="logs",rule="email"} 41' in metrics
     for reason, count in (
@@ -243,7 +251,7 @@ async def test_agent_refuses_abuse_keeps_exporting_and_never_shows_a_token(tmp_p
     assert 'bearer_token = "<redacted>"' in cli_check
     shown = {"agent log": output, "/status": status.decode(), "/metrics": metrics.decode()}
     shown |= {"status": cli_status, "check-config": cli_check, **_state_files(tmp_path / "state")}
-    for token in (OTLP_TOKEN, ADMIN_TOKEN, LITERAL_TOKEN):
+    for token in TOKENS:
         leaks = [where for where, text in shown.items() if token in text]
         assert not leaks, f"{token} leaked into {leaks}"
     assert "alice0@example.com" not in output
