@@ -119,7 +119,8 @@ def test_run_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         status = None
         while time.monotonic() < deadline:
             status = cli("status", "--config", str(config))
-            if status.returncode == 0 and "runs 0," not in status.stdout.split("hostmetrics", 1)[-1]:
+            ran = "runs 0," not in status.stdout.split("hostmetrics", 1)[-1]
+            if status.returncode == 0 and ran and "upstream unreachable" in status.stdout:
                 break
             time.sleep(0.2)
         assert status is not None
