@@ -25,14 +25,16 @@ import os
 import sys
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import cpu_per_call, median, proc_rss_bytes
 
 from edge_agent.otlp import attributes
 from edge_agent.otlp.builders import LogsBuilder, MetricsBuilder, TracesBuilder
-from edge_agent.otlp.fragment import Fragment, Priority
-from edge_agent.processors.chain import ProcessorChain
+from edge_agent.otlp.fragment import Fragment, Priority, Signal
+from edge_agent.processors.api import Tally
+from edge_agent.processors.chain import ProcessorChain, Selection
 from edge_agent.processors.config import (
     AttributesConfig,
     FilterConfig,
@@ -94,6 +96,9 @@ def _inst(
     return ProcessorInstanceConfig(name=name, type=type_name, plugins=plugins, settings=settings)
 
 
+FLOOR = "(floor: parse + serialize, no processing)"
+
+
 def cases(key_file: str) -> dict[str, tuple[ProcessorInstanceConfig, ...]]:
     redact_all = RedactConfig(presets=("all",))
     return {
@@ -129,9 +134,25 @@ def cases(key_file: str) -> dict[str, tuple[ProcessorInstanceConfig, ...]]:
     }
 
 
-def pipeline_for(configs: tuple[ProcessorInstanceConfig, ...]) -> Pipeline:
+class Touch:
+    """Marks every fragment changed and does nothing else: the floor cost of parse + serialize."""
+
+    name = "touch"
+
+    def supports(self, signal: Signal) -> bool:
+        return True
+
+    def process(self, signal: Signal, message: Any, tally: Tally) -> None:
+        tally.changed = True
+
+
+def pipeline_for(configs: tuple[ProcessorInstanceConfig, ...] | str) -> Pipeline:
     instruments = AgentInstruments.create()
-    chain = build_chain(configs, environ={}, agent_attributes={})
+    if configs == "touch":
+        chain: ProcessorChain | None = ProcessorChain([(Touch(), Selection())])
+    else:
+        assert not isinstance(configs, str)
+        chain = build_chain(configs, environ={}, agent_attributes={})
     stage = None
     if chain is not None:
         stage = ProcessorStage(chain, ProcessorCounters.register(instruments.registry, instruments.dropped))
@@ -206,6 +227,7 @@ def run(rounds: int, repeats: int, key_file: str) -> None:
     fragments = workloads()
     all_cases = cases(key_file)
     pipelines = {name: pipeline_for(configs) for name, configs in all_cases.items()}
+    pipelines[FLOOR] = pipeline_for("touch")
     samples: dict[tuple[str, str], list[float]] = {}
     for _ in range(rounds):
         for signal, fragment in fragments.items():
@@ -216,7 +238,7 @@ def run(rounds: int, repeats: int, key_file: str) -> None:
         print(f"\n{signal}: {fragment.records} records, {len(fragment.payload)} bytes per fragment")
         print("| case | per fragment | per record | ratio to no processors |")
         print("|---|---|---|---|")
-        for name in all_cases:
+        for name in [*all_cases, FLOOR]:
             cost = median(samples[(signal, name)])
             print(
                 f"| {name} | {cost * 1e6:.1f} µs | {cost / fragment.records * 1e9:.0f} ns | {cost / base:.0f}x |"
