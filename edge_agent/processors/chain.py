@@ -29,9 +29,17 @@ from edge_agent.processors.api import Processor, Tally
 from edge_agent.processors.records import count_records, parse
 
 
+SELF_TELEMETRY = "self_telemetry"
+
+
 @dataclass(frozen=True)
 class Selection:
-    """Which data a processor sees: signals, and plugin instance names (globs)."""
+    """Which data a processor sees: signals, and plugin instance names (globs).
+
+    The agent's own metrics (``self_telemetry``) are selected only by that
+    exact name, never by a glob: a ``keep`` filter meant for application
+    metrics must not silently remove the counters that make loss visible.
+    """
 
     signals: frozenset[Signal] = frozenset(Signal)
     plugins: tuple[str, ...] = ("*",)
@@ -40,8 +48,12 @@ class Selection:
         object.__setattr__(self, "_plugins", re.compile("|".join(fnmatch.translate(p) for p in self.plugins)))
 
     def selects(self, plugin: str, signal: Signal) -> bool:
+        if signal not in self.signals:
+            return False
+        if plugin == SELF_TELEMETRY:
+            return SELF_TELEMETRY in self.plugins
         pattern: re.Pattern[str] = self.__dict__["_plugins"]
-        return signal in self.signals and pattern.fullmatch(plugin) is not None
+        return pattern.fullmatch(plugin) is not None
 
 
 @dataclass

@@ -33,12 +33,12 @@ from edge_agent.config.sources import Leaf, Tree, is_empty_table
 from edge_agent.errors import ConfigError
 from edge_agent.otlp.fragment import Signal
 from edge_agent.processors.attributes import check_scalars
+from edge_agent.processors.chain import SELF_TELEMETRY
 from edge_agent.processors.filter import criteria_signals, parse_severity
 from edge_agent.processors.presets import expand
 from edge_agent.processors.redact import Rule
 
 PROCESSOR_COMMON_KEYS = ("type", "enabled", "signals", "plugins")
-SELF_TELEMETRY = "self_telemetry"  # the agent's own metrics, selectable like a plugin instance
 
 
 def _check_plugins(globs: tuple[str, ...]) -> None:
@@ -328,7 +328,7 @@ def check_plugin_selection(
     known = (*plugin_names, SELF_TELEMETRY)
     for proc in processors:
         for glob in proc.plugins:
-            if any(fnmatch.fnmatchcase(name, glob) for name in known):
+            if glob == SELF_TELEMETRY or any(fnmatch.fnmatchcase(name, glob) for name in plugin_names):
                 continue
             hint = difflib.get_close_matches(glob, list(known), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else f" (instances: {', '.join(known)})"

@@ -36,6 +36,16 @@ def test_routes_follow_signals_plugin_globs_and_processor_support() -> None:
     assert chain.route("filelog", Signal.LOGS) is chain.route("filelog", Signal.LOGS)  # cached
 
 
+def test_agent_metrics_are_selected_only_by_name() -> None:
+    """Globs never select self_telemetry (the agent's loss counters); its exact name does."""
+    quiet = RecordFilter("quiet", action="keep", metric_names=("system.*",))
+    chain = ProcessorChain([(quiet, Selection())])
+    assert chain.route("self_telemetry", Signal.METRICS) == ()
+    assert chain.route("hostmetrics", Signal.METRICS) == (quiet,)
+    named = ProcessorChain([(quiet, Selection(plugins=("self_telemetry",)))])
+    assert named.route("self_telemetry", Signal.METRICS) == (quiet,)
+
+
 def test_unchanged_fragment_is_passed_through_as_the_same_object() -> None:
     """When no processor changes anything, the original fragment (and bytes) go on: no re-serialization."""
     fragment = logs(("nothing to see", None, 9))
