@@ -28,7 +28,6 @@ from edge_agent.otlp.fragment import Fragment, Signal
 from edge_agent.processors.api import Processor, Tally
 from edge_agent.processors.records import count_records, parse
 
-
 SELF_TELEMETRY = "self_telemetry"
 
 
