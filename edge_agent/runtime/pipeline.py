@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edge_agent.buffer.api import BufferWriter
+from edge_agent.errors import BufferFullError
 from edge_agent.otlp.fragment import Fragment, Priority
 from edge_agent.runtime.telemetry import Counter
 
@@ -60,7 +61,10 @@ class Pipeline:
         return True
 
     async def submit(self, fragment: Fragment, *, plugin: str, priority: Priority, durable: bool) -> None:
-        """Hand a received fragment to the buffer, waiting under backpressure."""
+        """Hand a received fragment to the buffer, waiting under backpressure.
+
+        Raises :class:`~edge_agent.errors.BufferFullError` when the buffer refuses it (counted).
+        """
         fragment = self._stamp(fragment, priority)
         stage = self._processors
         if stage is not None:
@@ -68,7 +72,7 @@ class Pipeline:
             if route:
                 await self._submit_processed(stage, route, fragment, plugin, durable)
                 return
-        await self._writer.append(fragment, durable=durable)
+        await self._append(fragment, fragment.records, plugin, durable)
         self._counters.collected.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
 
     def _offer_processed(
@@ -93,9 +97,17 @@ class Pipeline:
     ) -> None:
         outcome = await stage.run(fragment, route)
         if outcome.fragment is not None:
-            await self._writer.append(outcome.fragment, durable=durable)
+            await self._append(outcome.fragment, fragment.records, plugin, durable)
         stage.account(outcome, fragment)
         self._counters.collected.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
+
+    async def _append(self, fragment: Fragment, produced: int, plugin: str, durable: bool) -> None:
+        """Append, counting a refusal as the ``produced`` records the plugin handed in."""
+        try:
+            await self._writer.append(fragment, durable=durable)
+        except BufferFullError:
+            self._counters.refused.inc(produced, signal=fragment.signal.value, plugin=plugin)
+            raise
 
     @staticmethod
     def _stamp(fragment: Fragment, priority: Priority) -> Fragment:
