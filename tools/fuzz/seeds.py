@@ -105,8 +105,24 @@ set = { "site" = "plant-3" }
 """
 
 
+def _segment(payloads: dict[Signal, bytes]) -> bytes:
+    """Frame bytes as the disk buffer writes them: one frame per signal and codec."""
+    from edge_agent.buffer import codecs
+    from edge_agent.buffer.frames import Envelope, encode_frame
+    from edge_agent.otlp.fragment import Priority
+
+    frames = []
+    for codec in ("identity", "gzip", "zstd"):
+        for signal, payload in payloads.items():
+            body = codecs.compress(codec, payload)  # type: ignore[arg-type]
+            env = Envelope(signal, Priority.NORMAL, 2, 1, 2, codec, len(payload), body)
+            frames.append(encode_frame(env))
+    return b"".join(frames)
+
+
 def seeds() -> dict[str, dict[str, bytes]]:
     payloads, bodies = _payloads(), _json_bodies()
+    segment = _segment(payloads)
     by_signal = {s.value: SELECT[s] + p for s, p in payloads.items()}
     return {
         "otlp_protobuf": by_signal,
@@ -118,6 +134,7 @@ def seeds() -> dict[str, dict[str, bytes]]:
             "gzip-json": b"\x01\x01" + gzip.compress(bodies[Signal.METRICS]),
         },
         "gzip_bomb": {"a": b"a"},
+        "buffer_frames": {"segment": b"\x10" + segment, "torn": b"\x03" + segment[:-7]},
         "compressed_json": {"a": b"abc"},
         "config_loader": {"full": CONFIG, "empty": b""},
         "config_env": {

@@ -289,6 +289,38 @@ def http_request(data: bytes) -> None:
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
+def buffer_frames(data: bytes) -> None:
+    """Segment bytes (torn, flipped, garbage) through the frame scanner in any chunking: frames and
+    damage that cover every byte exactly once, envelopes that open or are damage, payloads that
+    decompress or are refused; never an exception."""
+    from edge_agent.buffer.codecs import CodecError, decompress
+    from edge_agent.buffer.frames import EnvelopeError, open_body
+    from edge_agent.buffer.scan import Damage, FrameScanner, NeedData, ScannedFrame
+
+    chunk = 1 + (data[0] % 97) if data else 1
+    body = data[1:]
+    scanner = FrameScanner()
+    events: list[ScannedFrame | Damage] = []
+    for start in range(0, len(body), chunk):
+        scanner.feed(body[start : start + chunk])
+        while not isinstance(event := scanner.next_event(), NeedData):
+            events.append(event)
+    tail = scanner.finish()
+    if tail is not None:
+        events.append(tail)
+    position = 0
+    for event in events:
+        assert event.offset == position, (event, position)
+        position = event.end
+        if isinstance(event, ScannedFrame):
+            try:
+                envelope = open_body(event.header, event.body)
+                decompress(envelope.codec, envelope.payload, envelope.raw_size)
+            except (EnvelopeError, CodecError):
+                continue
+    assert position == len(body)
+
+
 def compressed_json(data: bytes) -> None:
     """zlib-deflated JSON bodies (a common client mistake): rejected cleanly as bad gzip or bad JSON."""
     from edge_agent_plugins.otlp import decode
@@ -306,6 +338,7 @@ TARGETS: dict[str, Target] = {
     "receiver_decode": receiver_decode,
     "gzip_bomb": gzip_bomb,
     "compressed_json": compressed_json,
+    "buffer_frames": buffer_frames,
     "config_loader": config_loader,
     "config_env": config_env,
     "statsd_lines": statsd_lines,
