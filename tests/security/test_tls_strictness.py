@@ -126,6 +126,8 @@ async def test_real_agent_start_logs_the_insecure_warning(tmp_path: Path) -> Non
         "--set",
         "admin.enabled=false",
         "--set",
+        "agent.shutdown_grace=1s",
+        "--set",
         "exporter.endpoint=https://127.0.0.1:9",
         "--set",
         "exporter.tls.insecure_skip_verify=true",
