@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from edge_agent.otlp.fragment import Signal
 
+SELF_TELEMETRY = "self_telemetry"  # the agent's own metrics: selected by this exact name only
+
 
 @dataclass
 class Tally:

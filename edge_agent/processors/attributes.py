@@ -30,15 +30,6 @@ from edge_agent.processors.records import iter_records, remove_where, resource_g
 Scalar = str | int | float | bool
 
 
-def check_scalars(values: Mapping[str, Any]) -> None:
-    """Config check: attribute values must be strings, numbers or booleans."""
-    for key, value in values.items():
-        if not isinstance(value, str | int | float | bool):
-            raise ValueError(
-                f"value of {key!r} must be a string, number or boolean, got {type(value).__name__}"
-            )
-
-
 def set_any_value(target: Any, value: Scalar) -> None:
     """Write a scalar into an ``AnyValue`` message (bool before int: bool is an int)."""
     if isinstance(value, bool):

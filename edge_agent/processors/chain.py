@@ -25,10 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from edge_agent.otlp.fragment import Fragment, Signal
-from edge_agent.processors.api import Processor, Tally
+from edge_agent.processors.api import SELF_TELEMETRY, Processor, Tally
 from edge_agent.processors.records import count_records, parse
-
-SELF_TELEMETRY = "self_telemetry"
 
 
 @dataclass(frozen=True)

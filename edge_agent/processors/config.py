@@ -21,22 +21,19 @@ one pipeline per signal: ``signals`` picks the pipelines a processor is in,
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_type_hints
 
-from edge_agent.config.build import Provenance, build, check_unknown_keys, convert
+from edge_agent.config.build import Provenance, build, check_unknown_keys, close_matches, convert
 from edge_agent.config.sources import Leaf, Tree, is_empty_table
 from edge_agent.errors import ConfigError
 from edge_agent.otlp.fragment import Signal
-from edge_agent.processors.attributes import check_scalars
-from edge_agent.processors.chain import SELF_TELEMETRY
-from edge_agent.processors.filter import criteria_signals, parse_severity
-from edge_agent.processors.presets import expand
-from edge_agent.processors.redact import Rule
+from edge_agent.processors.api import SELF_TELEMETRY
+from edge_agent.processors.checks import check_scalars, criteria_signals, parse_severity
+from edge_agent.processors.presets import Rule, expand
 
 PROCESSOR_COMMON_KEYS = ("type", "enabled", "signals", "plugins")
 
@@ -281,7 +278,7 @@ def _build_one(name: str, node: Tree | Leaf, provenance: Provenance) -> Processo
     type_origin = type_leaf.origin if isinstance(type_leaf, Leaf) else "default (the instance name)"
     config_class = PROCESSOR_TYPES.get(str(type_name))
     if config_class is None:
-        hint = difflib.get_close_matches(str(type_name), list(PROCESSOR_TYPES), n=1)
+        hint = close_matches(str(type_name), PROCESSOR_TYPES)
         extra = f"; did you mean {hint[0]!r}?" if hint else f"; known types: {', '.join(PROCESSOR_TYPES)}"
         raise ConfigError(
             f"unknown processor type {type_name!r}{extra}", key=f"{path}.type", origin=type_origin
@@ -330,7 +327,7 @@ def check_plugin_selection(
         for glob in proc.plugins:
             if glob == SELF_TELEMETRY or any(fnmatch.fnmatchcase(name, glob) for name in plugin_names):
                 continue
-            hint = difflib.get_close_matches(glob, list(known), n=1)
+            hint = close_matches(glob, known)
             extra = f"; did you mean {hint[0]!r}?" if hint else f" (instances: {', '.join(known)})"
             key = f"processors.{proc.name}.plugins"
             raise ConfigError(

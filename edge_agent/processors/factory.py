@@ -16,6 +16,7 @@ from edge_agent.otlp.fragment import Signal
 from edge_agent.processors.api import Processor
 from edge_agent.processors.attributes import AttributeEditor, AttributesProcessor, ResourceProcessor, Scalar
 from edge_agent.processors.chain import ProcessorChain, Selection
+from edge_agent.processors.checks import parse_severity
 from edge_agent.processors.config import (
     AttributesConfig,
     FilterConfig,
@@ -23,7 +24,7 @@ from edge_agent.processors.config import (
     RedactConfig,
     ResourceConfig,
 )
-from edge_agent.processors.filter import RecordFilter, parse_severity
+from edge_agent.processors.filter import RecordFilter
 from edge_agent.processors.redact import Redactor, make_hasher
 from edge_agent.security.secrets import read_secret
 

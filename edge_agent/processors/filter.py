@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from edge_agent.otlp.fragment import Signal
 from edge_agent.processors.api import Tally
+from edge_agent.processors.checks import criteria_signals
 from edge_agent.processors.records import (
     any_value_text,
     prune,
@@ -139,40 +140,3 @@ def _attributes_match(attributes: Any, wanted: Mapping[str, re.Pattern[str] | No
             return False
         found.add(key)
     return len(found) == len(wanted)
-
-
-def criteria_signals(*, metric_names: bool, span_names: bool, logs_only: bool) -> frozenset[Signal]:
-    """The signals a set of criteria can apply to; ``ValueError`` when they exclude each other."""
-    wanted = {
-        Signal.METRICS: metric_names,
-        Signal.TRACES: span_names,
-        Signal.LOGS: logs_only,
-    }
-    specific = [s for s, used in wanted.items() if used]
-    if len(specific) > 1:
-        names = " and ".join(s.value for s in specific)
-        raise ValueError(
-            f"criteria for {names} cannot be combined in one filter (a record has one signal); "
-            "use one filter processor per signal"
-        )
-    return frozenset(specific) if specific else frozenset(Signal)
-
-
-SEVERITY_NAMES = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "warning": 13, "error": 17, "fatal": 21}
-
-
-def parse_severity(text: str) -> int:
-    """``"warn"``, ``"error3"`` (ERROR3 = 19) or ``"17"`` to an OTLP severity number (1-24); 0 for empty."""
-    value = text.strip().lower()
-    if not value:
-        return 0
-    if value.isdigit() and 1 <= int(value) <= 24:
-        return int(value)
-    base = value.rstrip("1234")
-    offset = value[len(base) :]
-    if base in SEVERITY_NAMES and offset in ("", "1", "2", "3", "4"):
-        return SEVERITY_NAMES[base] + (int(offset) - 1 if offset else 0)
-    raise ValueError(
-        f"unknown severity {text!r}; use trace, debug, info, warn, error, fatal (optionally 2-4, "
-        "e.g. error2) or a number 1-24"
-    )

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["GROUPS", "PRESETS", "Preset", "expand"]
+__all__ = ["GROUPS", "PRESETS", "Preset", "Rule", "expand"]
 
 Validator = Callable[[str], int]  # candidate -> length of its prefix to redact (0: not a match)
 
@@ -41,6 +41,27 @@ class Preset:
     description: str
     validate: Validator | None = None
     gate: Callable[[str], bool] | None = None  # False only when the pattern cannot match
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One pattern rule: a name for the counters, a regex, an optional validator and gate."""
+
+    name: str
+    pattern: str
+    validate: Callable[[str], int] | None = None
+    gate: Callable[[str], bool] | None = None  # returns False only when the pattern cannot match
+
+    @classmethod
+    def from_preset(cls, preset: Preset) -> Rule:
+        return cls(preset.name, preset.pattern, preset.validate, preset.gate)
+
+    def compile(self) -> re.Pattern[str]:
+        """The compiled pattern; ``ValueError`` naming the rule when it is not a valid regex."""
+        try:
+            return re.compile(self.pattern)
+        except re.error as exc:
+            raise ValueError(f"pattern {self.name!r} is not a valid regular expression: {exc}") from None
 
 
 def luhn_ok(digits: str) -> bool:

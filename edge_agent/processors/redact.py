@@ -28,16 +28,13 @@ rule; the original value is never logged or kept.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import hmac
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from edge_agent.otlp.fragment import Signal
 from edge_agent.processors.api import Tally
-from edge_agent.processors.presets import Preset
+from edge_agent.processors.presets import Rule
 from edge_agent.processors.records import iter_record_attribute_lists, resource_groups, scope_groups
 
 HashAlgorithm = Literal["hmac-sha256", "blake2b"]
@@ -51,27 +48,6 @@ class _Pass(NamedTuple):
 
     tally: Tally
     memo: dict[str, tuple[str | None, tuple[str, ...]]]
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One pattern rule: a name for the counters, a regex, an optional validator and gate."""
-
-    name: str
-    pattern: str
-    validate: Callable[[str], int] | None = None
-    gate: Callable[[str], bool] | None = None  # returns False only when the pattern cannot match
-
-    @classmethod
-    def from_preset(cls, preset: Preset) -> Rule:
-        return cls(preset.name, preset.pattern, preset.validate, preset.gate)
-
-    def compile(self) -> re.Pattern[str]:
-        """The compiled pattern; ``ValueError`` naming the rule when it is not a valid regex."""
-        try:
-            return re.compile(self.pattern)
-        except re.error as exc:
-            raise ValueError(f"pattern {self.name!r} is not a valid regular expression: {exc}") from None
 
 
 class _Compiled(NamedTuple):
@@ -287,6 +263,9 @@ def _glob_regex(globs: tuple[str, ...]) -> re.Pattern[str] | None:
 
 def make_hasher(key: bytes, algorithm: HashAlgorithm, length: int) -> Callable[[bytes], str]:
     """A keyed hash of a value as ``length`` hex digits."""
+    import hashlib  # only hashing processors need it (and the OpenSSL bindings behind it)
+    import hmac
+
     if algorithm == "blake2b":
         if len(key) > 64:
             key = hashlib.blake2b(key).digest()  # BLAKE2b keys are at most 64 bytes

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -45,8 +45,6 @@ from edge_agent.export.exporter import Connector, Exporter, open_tcp
 from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
-from edge_agent.processors.factory import build_chain
-from edge_agent.processors.stage import ProcessorCounters, ProcessorStage
 from edge_agent.runtime.clock import AgentClock
 from edge_agent.runtime.context import RuntimeContext
 from edge_agent.runtime.discovery import PluginRegistry
@@ -61,6 +59,9 @@ from edge_agent.runtime.state import CborStateStore, ensure_private_dir, write_a
 from edge_agent.runtime.summary import ServiceSummary
 from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
 from edge_agent.runtime.tasks import StoppableTask
+
+if TYPE_CHECKING:
+    from edge_agent.processors.stage import ProcessorStage
 from edge_agent.security.secrets import read_secret_line
 
 log = logging.getLogger("edge_agent.agent")
@@ -94,7 +95,7 @@ class _Prepared:
     plugins: dict[str, Plugin[Any]] = field(default_factory=dict)
     exporter: Exporter | None = None
     processors: ProcessorStage | None = None
-    swap_processors: bool = False
+    swap_processors: bool = False  # processors changed: install ``processors`` (None = none)
 
 
 Undo = Callable[[], Awaitable[None]]
@@ -128,9 +129,6 @@ class Agent:
         )
         self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
-        self.processor_counters = ProcessorCounters.register(
-            self.instruments.registry, self.instruments.dropped
-        )
         self._connect = connect
         self._environ = environ  # $CREDENTIALS_DIRECTORY for the exporter's key and header files
         self.exporter = self._new_exporter(config.exporter)
@@ -250,6 +248,12 @@ class Agent:
             log.info("processors: %s", ", ".join(stage.chain.names()))
 
     async def _build_processors(self, config: AgentConfig) -> ProcessorStage | None:
+        if not any(p.enabled for p in config.processors):
+            return None
+        # imported on demand: an agent without processors never loads them (or protobuf for them)
+        from edge_agent.processors.factory import build_chain
+        from edge_agent.processors.stage import ProcessorCounters, ProcessorStage
+
         chain = await trio.to_thread.run_sync(
             partial(
                 build_chain,
@@ -258,7 +262,10 @@ class Agent:
                 agent_attributes=config.resource.attributes,
             )
         )
-        return None if chain is None else ProcessorStage(chain, self.processor_counters)
+        if chain is None:
+            return None
+        counters = ProcessorCounters.register(self.instruments.registry, self.instruments.dropped)
+        return ProcessorStage(chain, counters)
 
     # -- plugins -----------------------------------------------------------
 

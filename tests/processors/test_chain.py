@@ -9,9 +9,9 @@ from edge_agent.processors.api import Tally
 from edge_agent.processors.attributes import AttributeEditor, AttributesProcessor
 from edge_agent.processors.chain import ProcessorChain, Selection
 from edge_agent.processors.filter import RecordFilter
-from edge_agent.processors.presets import expand
+from edge_agent.processors.presets import Rule, expand
 from edge_agent.processors.records import parse
-from edge_agent.processors.redact import Redactor, Rule
+from edge_agent.processors.redact import Redactor
 from tests.processors.helpers import kv, log_records, logs, metrics
 
 ALL = frozenset(Signal)

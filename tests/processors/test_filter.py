@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from edge_agent.otlp.builders import Severity
 from edge_agent.otlp.fragment import Signal
-from edge_agent.processors.filter import RecordFilter, criteria_signals, parse_severity
+from edge_agent.processors.filter import RecordFilter
 from edge_agent.processors.records import count_records
 from tests.processors.helpers import apply, data_points, kv, log_records, logs, metrics, span_list, spans
 
@@ -104,25 +102,7 @@ def test_record_attributes_stay_untouched_by_filtering() -> None:
 
 
 def test_signal_specific_criteria_narrow_the_processor() -> None:
-    """A metric-name filter supports only metrics; criteria of two signals are refused."""
+    """A metric-name filter supports only metrics; a record-attribute filter every signal."""
     assert RecordFilter("m", metric_names=("x",)).supports(Signal.METRICS)
     assert not RecordFilter("m", metric_names=("x",)).supports(Signal.LOGS)
     assert RecordFilter("a", attributes={"k": "v"}).supports(Signal.LOGS)
-    with pytest.raises(ValueError, match="metrics and traces cannot be combined"):
-        criteria_signals(metric_names=True, span_names=True, logs_only=False)
-
-
-@pytest.mark.parametrize(
-    ("text", "number"),
-    [("", 0), ("info", 9), ("WARN", 13), ("warning", 13), ("error2", 18), ("fatal4", 24), ("17", 17)],
-)
-def test_parse_severity(text: str, number: int) -> None:
-    """Severity names (with 2-4 suffixes) and numbers map to OTLP severity numbers."""
-    assert parse_severity(text) == number
-
-
-@pytest.mark.parametrize("text", ["loud", "error5", "25", "0"])
-def test_parse_severity_rejects_unknown_values(text: str) -> None:
-    """Unknown names and out-of-range numbers are errors that list the valid names."""
-    with pytest.raises(ValueError, match="use trace, debug, info"):
-        parse_severity(text)

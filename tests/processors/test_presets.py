@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_agent.processors.api import Tally
-from edge_agent.processors.presets import GROUPS, PRESETS, expand, luhn_ok
-from edge_agent.processors.redact import Redactor, Rule
+from edge_agent.processors.presets import GROUPS, PRESETS, Rule, expand, luhn_ok
+from edge_agent.processors.redact import Redactor
 
 # (preset, text, expected text after redaction with the mask "<{rule}>")
 POSITIVE = [

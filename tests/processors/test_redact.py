@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from edge_agent.otlp.fragment import Fragment, Signal
-from edge_agent.processors.presets import expand
+from edge_agent.processors.presets import Rule, expand
 from edge_agent.processors.records import parse
-from edge_agent.processors.redact import Redactor, Rule, make_hasher
+from edge_agent.processors.redact import Redactor, make_hasher
 from tests.processors.helpers import apply, data_points, kv, log_records, logs, metrics, span_list, spans
 
 KEY = b"k" * 32

@@ -11,9 +11,9 @@ from edge_agent.buffer.memory import MemoryBuffer
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 from edge_agent.processors.chain import ProcessorChain, Selection
 from edge_agent.processors.filter import RecordFilter
-from edge_agent.processors.presets import expand
+from edge_agent.processors.presets import Rule, expand
 from edge_agent.processors.records import parse
-from edge_agent.processors.redact import Redactor, Rule
+from edge_agent.processors.redact import Redactor
 from edge_agent.processors.stage import THREAD_THRESHOLD, ProcessorCounters, ProcessorStage
 from edge_agent.runtime.instruments import AgentInstruments
 from edge_agent.runtime.pipeline import Pipeline

@@ -209,8 +209,8 @@ def _chain() -> Any:
     from edge_agent.processors.attributes import AttributeEditor, AttributesProcessor, ResourceProcessor
     from edge_agent.processors.chain import ProcessorChain, Selection
     from edge_agent.processors.filter import RecordFilter
-    from edge_agent.processors.presets import expand
-    from edge_agent.processors.redact import Redactor, Rule, make_hasher
+    from edge_agent.processors.presets import Rule, expand
+    from edge_agent.processors.redact import Redactor, make_hasher
 
     rules = tuple(Rule.from_preset(p) for p in expand(("all",)))
     everything = frozenset(Signal)
