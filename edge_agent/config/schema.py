@@ -16,6 +16,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
 from edge_agent.otlp.fragment import Priority
+from edge_agent.processors.config import ProcessorInstanceConfig
 from edge_agent.systemd.config import ServiceConfig
 
 
@@ -87,3 +88,4 @@ class AgentConfig:
     self_telemetry: SelfTelemetryConfig = field(default_factory=SelfTelemetryConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
+    processors: tuple[ProcessorInstanceConfig, ...] = ()
