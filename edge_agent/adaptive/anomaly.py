@@ -14,20 +14,23 @@ Gauges and non-monotonic sums are watched as they are; monotonic
 cumulative sums (counters) as their rate between consecutive points,
 because the raw total only ever grows.
 
-Cost: fragments are bytes; a fragment is decoded (into a fresh message, see
-DESIGN.md) only when one of the watched metric names occurs in its bytes,
-which a substring search answers without decoding. At most ``max_series``
-series are tracked; further ones are ignored (counted).
+Cost: fragments are bytes; a fragment is read only when one of the watched
+metric names occurs in its bytes (a substring search), and then only the
+watched metrics' points are walked, straight from the wire format
+(:mod:`~edge_agent.adaptive.points`): watching series never loads the
+protobuf classes. At most ``max_series`` series are tracked; further ones
+are ignored (counted).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from edge_agent.adaptive.config import AnomalyConfig, SeriesSelector
+from edge_agent.adaptive.points import number_points
 from edge_agent.otlp.fragment import Fragment, Signal
+from edge_agent.otlp.wire import WireError
 
 SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -80,11 +83,13 @@ class AnomalyDetector:
     config: AnomalyConfig
     series: dict[SeriesKey, _Series] = field(default_factory=dict)
     ignored_series: int = 0
-    decoded: int = 0  # fragments decoded (the rest were skipped by the byte search)
+    decoded: int = 0  # fragments read (the rest were skipped by the byte search)
+    malformed: int = 0
 
     def __post_init__(self) -> None:
         self._selectors = self.config.selectors()
-        self._needles = tuple({s.metric.encode() for s in self._selectors})
+        self._names = frozenset(s.metric for s in self._selectors)
+        self._needles = tuple(sorted(n.encode() for n in self._names))
 
     def wants(self, fragment: Fragment) -> bool:
         """Whether ``fragment`` may hold a watched series (no decoding)."""
@@ -98,37 +103,18 @@ class AnomalyDetector:
         """Feed every watched point of ``fragment``; returns the anomalies found."""
         if not self.wants(fragment):
             return []
-        from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-
         self.decoded += 1
-        request = ExportMetricsServiceRequest.FromString(fragment.payload)  # fresh message: see DESIGN.md
         found: list[Anomaly] = []
-        for rm in request.resource_metrics:
-            for sm in rm.scope_metrics:
-                for metric in sm.metrics:
-                    if any(s.metric == metric.name for s in self._selectors):
-                        found.extend(self._metric(metric))
-        return found
-
-    def _metric(self, metric: Any) -> list[Anomaly]:
-        kind = metric.WhichOneof("data")
-        if kind == "gauge":
-            points, rate = metric.gauge.data_points, False
-        elif kind == "sum":
-            points = metric.sum.data_points
-            rate = metric.sum.is_monotonic and metric.sum.aggregation_temporality == 2
-        else:
-            return []  # histograms and summaries are not watched
-        found = []
-        for point in points:
-            attrs = {kv.key: _text(kv.value) for kv in point.attributes}
-            if not any(s.matches(metric.name, attrs) for s in self._selectors):
-                continue
-            value = point.as_double if point.WhichOneof("value") == "as_double" else float(point.as_int)
-            key = (metric.name, tuple(sorted(attrs.items())))
-            anomaly = self._point(key, value, point.time_unix_nano, rate)
-            if anomaly is not None:
-                found.append(anomaly)
+        try:
+            for point in number_points(fragment.payload, self._names):
+                if not any(s.matches(point.metric, point.attributes) for s in self._selectors):
+                    continue
+                key = (point.metric, tuple(sorted(point.attributes.items())))
+                anomaly = self._point(key, point.value, point.time_ns, point.counter)
+                if anomaly is not None:
+                    found.append(anomaly)
+        except WireError:
+            self.malformed += 1  # a plugin's fragment the upstream would refuse anyway
         return found
 
     def _point(self, key: SeriesKey, value: float, time_ns: int, rate: bool) -> Anomaly | None:
@@ -159,11 +145,6 @@ class AnomalyDetector:
         anomaly = Anomaly(key[0], key[1], value, stats.mean, sigma, score, time_ns)
         stats.update(stats.mean + math.copysign(threshold * sigma, value - stats.mean))
         return anomaly
-
-
-def _text(value: Any) -> str:
-    kind = value.WhichOneof("value")
-    return "" if kind is None else str(getattr(value, kind))
 
 
 __all__ = ["Anomaly", "AnomalyDetector", "EwmaStats", "SeriesSelector"]

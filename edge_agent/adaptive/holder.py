@@ -63,7 +63,7 @@ class DownsamplingWriter:
         self._downsampled = downsampled
         self._dropped = dropped
         self.cutoff: Priority | None = None
-        self.window = config.window
+        self.window = float(config.window)
         self._windows: dict[Priority, _Window] = {}
         self._wake = trio.Event()
         self.windows_folded = 0
@@ -106,7 +106,7 @@ class DownsamplingWriter:
     def set_cutoff(self, cutoff: Priority | None, window: float | None = None) -> None:
         """Hold metrics at ``cutoff`` or less important from now on, folding every ``window``
         seconds (default ``config.window``); ``None``: hold nothing."""
-        window = self.config.window if window is None else window
+        window = float(self.config.window if window is None else window)
         if (cutoff, window) != (self.cutoff, self.window):
             self.cutoff, self.window = cutoff, window
             self._wake.set()  # windows that no longer qualify are flushed at once

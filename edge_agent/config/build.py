@@ -17,7 +17,6 @@ nested dataclasses. Field metadata may carry ``help`` (documentation shown by
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import sys
 import types
@@ -61,11 +60,35 @@ def build(cls: type[T], tree: Tree, *, path: str = "", provenance: Provenance | 
                 raise ConfigError(f"required key is missing{hint}", key=key, origin=_first_origin(tree))
             _record_defaults(fld, hints[name], key, provenance)
             continue
-        kwargs[name] = convert(hints[name], node, key, provenance, fld.metadata.get("check"))
+        if fld.metadata.get("secret"):
+            kwargs[name] = _convert_secret(hints[name], node, key, provenance, fld.metadata.get("check"))
+        else:
+            kwargs[name] = convert(hints[name], node, key, provenance, fld.metadata.get("check"))
     try:
         return cls(**kwargs)
     except ValueError as exc:
         raise ConfigError(str(exc), key=path or "(top level)", origin=_first_origin(tree)) from None
+
+
+def _convert_secret(
+    hint: Any, node: Tree | Leaf, key: str, provenance: Provenance, check: Callable[[Any], object] | None
+) -> Any:
+    """:func:`convert` for a secret field: an error says what was expected, never what was given."""
+    try:
+        return convert(hint, node, key, provenance, check)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"invalid value for a secret setting, expected {describe(hint)} (the value is not shown)",
+            key=key,
+            origin=exc.origin,
+        ) from None
+
+
+def close_matches(word: str, choices: typing.Iterable[str]) -> list[str]:
+    """The closest choice to ``word`` (for did-you-mean hints); difflib is loaded only on errors."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(choices), n=1)
 
 
 def check_unknown_keys(tree: Tree, known: typing.Iterable[str], path: str) -> None:
@@ -73,7 +96,7 @@ def check_unknown_keys(tree: Tree, known: typing.Iterable[str], path: str) -> No
     for key, node in tree.items():
         if key not in known:
             full = f"{path}.{key}" if path else key
-            hint = difflib.get_close_matches(key, known, n=1)
+            hint = close_matches(key, known)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
             valid = f" (valid keys: {', '.join(sorted(known))})" if not hint and known else ""
             raise ConfigError(f"unknown key{suggestion}{valid}", key=full, origin=_first_origin({key: node}))

@@ -17,6 +17,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
 from edge_agent.otlp.fragment import Priority
+from edge_agent.processors.config import ProcessorInstanceConfig
 from edge_agent.systemd.config import ServiceConfig
 
 
@@ -92,3 +93,4 @@ class AgentConfig:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
+    processors: tuple[ProcessorInstanceConfig, ...] = ()

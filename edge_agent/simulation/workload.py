@@ -19,10 +19,10 @@ import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import metadata
 
 from edge_agent import Fragment, PluginContext, Scraper, Severity, setting
 from edge_agent.runtime.discovery import ENTRY_POINT_GROUP, PluginRegistry
+from edge_agent.runtime.entrypoints import EntryPoint
 
 _WORDS = ("sensor", "read", "ok", "retry", "queue", "flush", "valve", "pump", "temp", "high", "low")
 
@@ -116,7 +116,7 @@ class SimLogs(Scraper[LogSettings]):
 def simulation_registry() -> PluginRegistry:
     """A registry holding only the synthetic plugins (the self-telemetry scraper is built in)."""
     entry_points = [
-        metadata.EntryPoint(name=cls.name, value=f"{__name__}:{cls.__name__}", group=ENTRY_POINT_GROUP)
+        EntryPoint(name=cls.name, value=f"{__name__}:{cls.__name__}", group=ENTRY_POINT_GROUP)
         for cls in (SimGauges, SimLogs)
     ]
     return PluginRegistry(entry_points)

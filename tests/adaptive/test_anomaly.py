@@ -153,3 +153,12 @@ def test_ewma_stats_match_the_exact_mean_of_a_constant() -> None:
     for _ in range(10):
         stats.update(5.0)
     assert (stats.mean, stats.variance) == (5.0, 0.0)
+
+
+def test_malformed_fragments_are_counted_not_raised() -> None:
+    """A fragment that names a watched metric but does not parse is skipped and counted."""
+    d = detector()
+    good = gauge("cpu.load", 1.0, 0)
+    broken = Fragment(good.signal, good.payload[:-5], 1)
+    assert d.observe(broken) == []
+    assert d.malformed == 1
