@@ -40,7 +40,10 @@ def _adjust(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         sim = dataclasses.replace(sim, duration=parse_duration(args.duration))
     if args.seed is not None:
         sim = dataclasses.replace(sim, seed=args.seed)
-    return dataclasses.replace(scenario, sim=sim)
+    scenario = dataclasses.replace(scenario, sim=sim)
+    if args.no_adaptive:
+        scenario = scenario.with_agent(adaptive=dataclasses.replace(scenario.config.adaptive, enabled=False))
+    return scenario
 
 
 def without_predictor(scenario: Scenario) -> Scenario:
@@ -59,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         "scenarios", nargs="*", type=Path, help="scenario files (default: tools/scenarios/*.toml)"
     )
     parser.add_argument("--compare-predictor", action="store_true", help="also run with the predictor off")
+    parser.add_argument(
+        "--no-adaptive", action="store_true", help="adaptive.enabled = false (fixed intervals)"
+    )
     parser.add_argument("--duration", help="override the simulated duration, e.g. 2h")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the agent's warnings")
