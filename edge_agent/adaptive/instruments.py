@@ -65,12 +65,6 @@ class AdaptiveInstruments:
             values = ((s, getattr(sample, s)) for s in _PRESSURE_SIGNALS)
             return [({"signal": s}, float(v)) for s, v in values if v is not None]
 
-        def decisions() -> Samples:
-            return [({"decision": k}, float(v)) for k, v in sorted(controller.gate.decisions.items())]
-
-        def optional(value: float | None) -> Samples:
-            return [] if value is None else [({}, value)]
-
         reg.gauge("adaptive.mode", "1 for the current degradation mode", labels=("mode",), callback=mode)
         reg.gauge(
             "adaptive.interval", "effective scrape interval", unit="s", labels=("plugin",), callback=intervals
@@ -81,6 +75,17 @@ class AdaptiveInstruments:
             "interval stretch from the agent CPU budget",
             callback=lambda: [({}, controller.policy.governor.stretch)],
         )
+        self._publish_predictor(controller)
+
+    def _publish_predictor(self, controller: AdaptiveController) -> None:
+        reg = self.registry
+
+        def decisions() -> Samples:
+            return [({"decision": k}, float(v)) for k, v in sorted(controller.gate.decisions.items())]
+
+        def optional(value: float | None) -> Samples:
+            return [] if value is None else [({}, value)]
+
         reg.gauge(
             "predictor.failure_probability",
             "predicted probability that the next export fails",

@@ -4,10 +4,10 @@ Per priority: records collected, delivered (raw-point equivalents, each
 counted once), duplicates (at-least-once resends), undelivered (collected
 minus delivered: dropped, or still held when the drain ended), and
 freshness: the delay from collection to arrival upstream, p50/p99, over
-all records and over records collected in the half hour after each
-*reconnect* (the agent's first delivery after an outage: fresh data then
-competes with the backlog), plus the worst delay of the first record
-collected after a reconnect. How long the agent took to notice that the
+all records and over records collected after each *reconnect* (the
+agent's first delivery after an outage) while the link stays up, for at
+most half an hour: fresh data then competes with the backlog; plus the
+worst delay of the first record collected after a reconnect. How long the agent took to notice that the
 link was back (link up -> first delivery) is reported separately.
 
 Link and exporter: bytes that crossed the link, request attempts and failed
@@ -92,24 +92,26 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[index]
 
 
-def _reconnects(trace: LinkTrace, duration: float, arrivals: list[float]) -> list[tuple[float, float]]:
-    """``(link up, first delivery after it)`` for every outage that ended within ``duration``."""
+def _reconnects(trace: LinkTrace, duration: float, arrivals: list[float]) -> list[tuple[float, float, float]]:
+    """``(link up, first delivery after it, link down again)`` for every outage that ended."""
     out = []
-    for up, _ in trace.up_intervals(duration):
+    for up, down in trace.up_intervals(duration):
         i = bisect.bisect_left(arrivals, up)
-        if up > 0 and i < len(arrivals):
-            out.append((up, arrivals[i]))
+        if up > 0 and i < len(arrivals) and arrivals[i] < down:
+            out.append((up, arrivals[i], down))
     return out
 
 
-def _priority_report(collected: int, tally: Any, reconnects: list[float]) -> PriorityReport:
+def _priority_report(collected: int, tally: Any, reconnects: list[tuple[float, float]]) -> PriorityReport:
+    """``reconnects``: ``(first delivery, link down again)``: data collected in between (at most
+    AFTER_RECONNECT) is the fresh data that competes with the backlog."""
     delays = sorted(d for _, d in tally.delays) if tally else []
     by_time = sorted(tally.delays) if tally else []
     times = [t for t, _ in by_time]
     after: list[float] = []
     first_fresh: float | None = None
-    for r in reconnects:
-        lo, hi = bisect.bisect_left(times, r), bisect.bisect_left(times, r + AFTER_RECONNECT)
+    for r, down in reconnects:
+        lo, hi = bisect.bisect_left(times, r), bisect.bisect_left(times, min(down, r + AFTER_RECONNECT))
         window = by_time[lo:hi]
         after.extend(d for _, d in window)
         if window:
@@ -162,54 +164,64 @@ def build_report(
     real_seconds: float,
 ) -> SimReport:
     duration = scenario.sim.duration
-    trace = link.trace
-    reconnects = _reconnects(trace, duration, upstream.arrivals)
-    lags = [back - up for up, back in reconnects]
+    reconnects = _reconnects(link.trace, duration, upstream.arrivals)
     collected = _collected_by_priority(agent)
     priorities = {
-        p: _priority_report(collected.get(p, 0), upstream.tallies.get(p), [back for _, back in reconnects])
+        p: _priority_report(collected.get(p, 0), upstream.tallies.get(p), [(b, d) for _, b, d in reconnects])
         for p in PRIORITIES
         if collected.get(p, 0) or p in upstream.tallies
     }
-    requests = agent.instruments.export.requests.samples()
-    attempts = int(sum(s.value for s in requests))
-    failed = int(sum(s.value for s in requests if s.labels["outcome"] not in _OK))
-    dropped: dict[str, int] = {}
-    for sample in agent.instruments.dropped.samples():
-        reason = sample.labels["reason"]
-        dropped[reason] = dropped.get(reason, 0) + int(sample.value)
     skips = [up for kind, up in verdicts if kind == "skip"]
-    down = sum(end - start for start, end in _down_spans(trace, duration))
-    card = agent.adaptive.gate.scorecard
-    transitions = {
-        f"{s.labels['from']}->{s.labels['to']}": int(s.value)
-        for s in agent.adaptive.instruments.transitions.samples()
-    }
     return SimReport(
         scenario=scenario.name,
         simulated_s=duration,
         predictor=scenario.config.adaptive.predictor.enabled,
         priorities=priorities,
-        dropped=dropped,
-        downsampled=int(agent.adaptive.instruments.downsampled.total()),
-        bytes_on_link=link.counters.bytes_sent,
-        attempts=attempts,
-        failed_attempts=failed,
-        connects_while_down=len(link.counters.refused_connects),
-        max_connects_per_minute_down=_max_per_window(link.counters.refused_connects, 60.0),
-        outage_hours=down / 3600.0,
-        transfers_cut=link.counters.transfers_cut,
-        reconnect_lag_max=max(lags, default=None),
-        reconnect_lag_mean=sum(lags) / len(lags) if lags else None,
+        **_agent_numbers(agent),
+        **_link_numbers(link, duration, reconnects),
         skips=len(skips),
         skip_precision=(sum(not up for up in skips) / len(skips)) if skips else None,
-        brier=card.brier(),
-        transitions=transitions,
+        brier=agent.adaptive.gate.scorecard.brier(),
         cpu_s=cpu_seconds,
         upstream_cpu_s=upstream.cpu_seconds,
         real_s=real_seconds,
         extra={"collected_at_end": collected_at_end, "requests_upstream": upstream.requests},
     )
+
+
+def _agent_numbers(agent: Agent) -> dict[str, Any]:
+    """What the agent's own self-metrics say: attempts, drops, folded points, mode transitions."""
+    requests = agent.instruments.export.requests.samples()
+    dropped: dict[str, int] = {}
+    for sample in agent.instruments.dropped.samples():
+        reason = sample.labels["reason"]
+        dropped[reason] = dropped.get(reason, 0) + int(sample.value)
+    return {
+        "attempts": int(sum(s.value for s in requests)),
+        "failed_attempts": int(sum(s.value for s in requests if s.labels["outcome"] not in _OK)),
+        "dropped": dropped,
+        "downsampled": int(agent.adaptive.instruments.downsampled.total()),
+        "transitions": {
+            f"{s.labels['from']}->{s.labels['to']}": int(s.value)
+            for s in agent.adaptive.instruments.transitions.samples()
+        },
+    }
+
+
+def _link_numbers(
+    link: SimLink, duration: float, reconnects: list[tuple[float, float, float]]
+) -> dict[str, Any]:
+    lags = [back - up for up, back, _ in reconnects]
+    refused = link.counters.refused_connects
+    return {
+        "bytes_on_link": link.counters.bytes_sent,
+        "transfers_cut": link.counters.transfers_cut,
+        "connects_while_down": len(refused),
+        "max_connects_per_minute_down": _max_per_window(refused, 60.0),
+        "outage_hours": sum(end - start for start, end in _down_spans(link.trace, duration)) / 3600.0,
+        "reconnect_lag_max": max(lags, default=None),
+        "reconnect_lag_mean": sum(lags) / len(lags) if lags else None,
+    }
 
 
 def _down_spans(trace: LinkTrace, duration: float) -> list[tuple[float, float]]:

@@ -96,35 +96,16 @@ async def simulate(scenario: Scenario, *, state_dir: Path | None = None) -> SimR
     if state_dir is None:
         with tempfile.TemporaryDirectory(prefix="edge-agent-sim-") as tmp:
             return await simulate(scenario, state_dir=Path(tmp))
-    seed = scenario.sim.seed
-    _seed_trio_scheduler(seed)
+    _seed_trio_scheduler(scenario.sim.seed)
     clock = VirtualWallClock(scenario.start_ns)
     start = trio.current_time()
     upstream = SimUpstream(clock.time_ns, scenario.start_ns)
     trace = LinkTrace(scenario.link, start_hour=scenario.start_hour)
-    link = SimLink(trace, upstream=upstream, start=start, seed=seed)
-    host = scenario.host
-
-    async def read_host() -> HostReading:
-        await trio.lowlevel.checkpoint()
-        return host.reading(trio.current_time() - start)
-
-    config = dataclasses.replace(
-        scenario.config, agent=dataclasses.replace(scenario.config.agent, shutdown_grace=scenario.sim.drain)
-    )
+    link = SimLink(trace, upstream=upstream, start=start, seed=scenario.sim.seed)
     ledger = SkipLedger()
     cpu_started, wall_started = time.process_time(), time.perf_counter()
     with inline_worker_threads():
-        agent = Agent(
-            config,
-            simulation_registry(),
-            state_dir=state_dir,
-            clock=clock,
-            connect=link.connect,
-            host_reader=read_host,
-            rng=random.Random(seed),
-        )
-        agent.adaptive.wall_clock = _utc
+        agent = _new_agent(scenario, state_dir, clock, link, start)
         _watch_gate(agent, link, ledger)
         stopped = trio.Event()
 
@@ -141,7 +122,6 @@ async def simulate(scenario: Scenario, *, state_dir: Path | None = None) -> SimR
             agent.request_stop()
             await stopped.wait()
             nursery.cancel_scope.cancel()  # idle keep-alive connections to the upstream
-    cpu = time.process_time() - cpu_started
     return build_report(
         scenario,
         agent,
@@ -149,9 +129,35 @@ async def simulate(scenario: Scenario, *, state_dir: Path | None = None) -> SimR
         upstream,
         ledger.verdicts,
         collected_at_end=collected,
-        cpu_seconds=cpu,
+        cpu_seconds=time.process_time() - cpu_started,
         real_seconds=time.perf_counter() - wall_started,
     )
+
+
+def _new_agent(
+    scenario: Scenario, state_dir: Path, clock: VirtualWallClock, link: SimLink, start: float
+) -> Agent:
+    """The real agent with the simulated world plugged in: link, workload, host signals, clock."""
+    host = scenario.host
+
+    async def read_host() -> HostReading:
+        await trio.lowlevel.checkpoint()
+        return host.reading(trio.current_time() - start)
+
+    config = dataclasses.replace(
+        scenario.config, agent=dataclasses.replace(scenario.config.agent, shutdown_grace=scenario.sim.drain)
+    )
+    agent = Agent(
+        config,
+        simulation_registry(),
+        state_dir=state_dir,
+        clock=clock,
+        connect=link.connect,
+        host_reader=read_host,
+        rng=random.Random(scenario.sim.seed),
+    )
+    agent.adaptive.wall_clock = _utc
+    return agent
 
 
 async def _drain(agent: Agent, link: SimLink, deadline: float) -> None:
