@@ -1,0 +1,312 @@
+"""The fleet client task: polls the OpAMP server, reports, and hands offers to their handlers.
+
+Theory of operation. One loop asks the protocol core
+(:class:`~.protocol.ClientCore`) for the next message, POSTs it
+(:class:`~.transport.OpampTransport`), and feeds the answer back. Between
+exchanges it waits the (jittered) heartbeat interval, or less when there is
+news: a status change (APPLYING -> APPLIED, a rotation result) wakes it at
+once, so the server hears about an apply within a round trip, not a poll
+interval. Failures back off (:mod:`.timing`); nothing here ever stops the
+agent: an unreachable fleet server only means the agent keeps running its
+last-known-good config.
+
+Offers are handled beside the loop, one at a time, so a 30 s health window
+never holds up heartbeats: remote configs by
+:class:`~.apply.RemoteConfigManager`, certificates by
+:class:`~.rotation.CertificateRotator`.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from edge_agent._version import __version__
+from edge_agent.errors import ExportTransportError
+from edge_agent.export.otlp_http import parse_retry_after
+from edge_agent.fleet import effective
+from edge_agent.fleet import messages as m
+from edge_agent.fleet.apply import ApplyStatus, Loader, RemoteConfigManager
+from edge_agent.fleet.boot import FleetBoot
+from edge_agent.fleet.health import component_health, snapshot
+from edge_agent.fleet.protocol import ClientCore, Outcome, ProtocolError, RemoteConfigOffer, Report
+from edge_agent.fleet.timing import PollTiming
+from edge_agent.fleet.transport import Connector, OpampTransport, opamp_endpoint, open_tcp
+from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
+from edge_agent.runtime.state import CborStateStore, ensure_private_dir
+
+log = logging.getLogger("edge_agent.fleet")
+
+MAX_BACK_TO_BACK = 5
+INTERRUPTED = (
+    "the agent restarted while applying this config (crash, kill or power loss); it runs the previous "
+    "config again and will not retry this one: push it again with a newer version"
+)
+
+
+class FleetService:
+    def __init__(
+        self,
+        boot: FleetBoot,
+        loader: Loader,
+        state_dir: Path,
+        *,
+        connect: Connector = open_tcp,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.boot = boot
+        self.fleet = boot.loaded.config.fleet
+        self.loader = loader
+        self.state_dir = state_dir
+        self.connect = connect
+        self.environ = environ or {}
+        self.timing = PollTiming(self.fleet.poll_jitter)
+        self.manager: RemoteConfigManager | None = None
+        self.core: ClientCore | None = None
+        self.transport: OpampTransport | None = None
+        self.last_error: str | None = None
+        self._news = trio.Event()
+        self._offer: RemoteConfigOffer | None = None
+        self._offer_ready = trio.Event()
+        self._unreachable = RepeatLimiter()
+        self._effective_cache: tuple[int, int, m.EffectiveConfig] | None = None
+        self._state: CborStateStore | None = None
+
+    # -- start -------------------------------------------------------------
+
+    def capabilities(self) -> int:
+        caps = (
+            m.REPORTS_STATUS
+            | m.REPORTS_EFFECTIVE_CONFIG
+            | m.REPORTS_HEALTH
+            | m.REPORTS_HEARTBEAT
+            | m.REPORTS_REMOTE_CONFIG
+        )
+        if self.fleet.public_key_file:
+            caps |= m.ACCEPTS_REMOTE_CONFIG
+        return caps
+
+    def layer(self) -> Any:
+        """The fleet layer for a SIGHUP reload: the remote config in effect right now."""
+        if self.manager is not None:
+            return self.manager.layer()
+        from edge_agent.fleet.apply import layer_of
+
+        return layer_of(self.boot.running, self.fleet) if self.boot.running else None
+
+    async def _instance_uid(self, state: CborStateStore) -> bytes:
+        uid = state.get("instance_uid")
+        if isinstance(uid, bytes) and len(uid) == 16:
+            return uid
+        uid = m.uuid7()
+        await state.put("instance_uid", uid)
+        return uid
+
+    def _restore_status(self, manager: RemoteConfigManager, core: ClientCore, state: CborStateStore) -> None:
+        if self.boot.running is not None:
+            core.mark_config_handled(self.boot.running.config_hash)
+        interrupted = self.boot.decision.interrupted
+        if interrupted is not None:
+            manager.status = ApplyStatus(interrupted.config_hash, m.STATUS_FAILED, INTERRUPTED)
+            core.mark_config_handled(interrupted.config_hash)
+            return
+        last = state.get("last_status")
+        if (
+            isinstance(last, dict)
+            and last.get("status") == m.STATUS_FAILED
+            and isinstance(last.get("hash"), bytes)
+        ):
+            manager.status = ApplyStatus(last["hash"], m.STATUS_FAILED, str(last.get("error", "")))
+            core.mark_config_handled(last["hash"])
+
+    async def run(self, agent: Any, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        directory = ensure_private_dir(self.state_dir / "fleet")
+        state = self._state = CborStateStore(directory / "client.cbor")
+        core = self.core = ClientCore(
+            await self._instance_uid(state), self.capabilities(), default_interval=self.fleet.poll_interval
+        )
+        self.manager = RemoteConfigManager(
+            agent,
+            fleet=self.fleet,
+            store=self.boot.store,
+            loader=self.loader,
+            running=self.boot.running,
+            loaded=self.boot.loaded,
+            on_change=self._notify,
+        )
+        self._restore_status(self.manager, core, state)
+        self.transport = OpampTransport(
+            opamp_endpoint(self.fleet.endpoint),
+            connect=self.connect,
+            compression=self.fleet.compression,
+            headers=self.fleet.headers,
+        )
+        agent.status_extras["fleet"] = self.status
+        log.info("fleet: instance %s reporting to %s", m.uid_text(core.instance_uid), self.fleet.endpoint)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._apply_worker)
+                task_status.started()
+                await self._poll_loop(agent, core, self.transport)
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.transport.aclose()
+
+    # -- reporting ---------------------------------------------------------
+
+    def _description(self, agent: Any) -> m.AgentDescription:
+        config = agent.config
+        identifying = {
+            "service.name": "edge-agent",
+            "service.version": __version__,
+            "service.instance.id": agent.device_id or "",
+        }
+        described: dict[str, str | int | bool] = {
+            "host.name": socket.gethostname(),
+            "host.arch": platform.machine(),
+            "os.type": platform.system().lower(),
+            "edge_agent.profile": config.profile or "",
+        }
+        described.update({f"fleet.label.{k}": v for k, v in self.fleet.labels.items()})
+        return m.AgentDescription(
+            identifying_attributes=m.key_values(identifying),
+            non_identifying_attributes=m.key_values(described),
+        )
+
+    def _effective(self, agent: Any) -> m.EffectiveConfig:
+        assert self.manager is not None
+        key = (id(agent.config), id(self.manager.loaded))
+        if self._effective_cache is None or self._effective_cache[:2] != key:
+            body, _ = effective.render(agent.config, self.manager.loaded.provenance)
+            self._effective_cache = (*key, effective.message(body))
+        return self._effective_cache[2]
+
+    def report(self, agent: Any) -> Report:
+        assert self.manager is not None
+        return Report(
+            description=self._description(agent),
+            health=component_health(snapshot(agent)),
+            effective_config=self._effective(agent),
+            remote_config_status=self.manager.status.message(),
+        )
+
+    # -- the loop ----------------------------------------------------------
+
+    def _notify(self) -> None:
+        self._news.set()
+
+    async def _poll_loop(self, agent: Any, core: ClientCore, transport: OpampTransport) -> None:
+        at_once = 0
+        while True:
+            self._news = trio.Event()
+            delay = await self._exchange(agent, core, transport)
+            if delay is None and at_once < MAX_BACK_TO_BACK:
+                at_once += 1  # news to send right away (bounded: a server asking for full state forever)
+                continue
+            at_once = 0
+            with trio.move_on_after(delay if delay is not None else core.poll_interval()):
+                await self._news.wait()
+
+    async def _exchange(self, agent: Any, core: ClientCore, transport: OpampTransport) -> float | None:
+        """One request/response; returns how long to wait before the next one (None: at once)."""
+        body = core.next_message(self.report(agent))
+        try:
+            with trio.fail_after(self.fleet.timeout):
+                response = await transport.exchange(body, core.instance_uid)
+        except (ExportTransportError, trio.TooSlowError, OSError) as exc:
+            core.on_failure()
+            reason = "no answer in time" if isinstance(exc, trio.TooSlowError) else str(exc)
+            return self._failed(reason, self.timing.after_failure())
+        if response.status in (429, 503):
+            core.on_failure()
+            retry = parse_retry_after(response.header("retry-after"), now=time.time())
+            return self._failed(f"HTTP {response.status} (throttled)", self.timing.after_throttle(retry))
+        if not 200 <= response.status < 300:
+            core.on_failure()
+            return self._failed(
+                f"HTTP {response.status}: {response.body[:200]!r}", self.timing.after_failure()
+            )
+        try:
+            outcome = core.on_response(response.body)
+        except ProtocolError as exc:
+            return self._failed(str(exc), self.timing.after_failure())
+        return await self._after(agent, core, outcome)
+
+    async def _after(self, agent: Any, core: ClientCore, outcome: Outcome) -> float | None:
+        if outcome.unavailable:
+            return self._failed("the server is unavailable", self.timing.after_throttle(outcome.retry_after))
+        self._reachable()
+        for what in outcome.ignored:
+            log.info("fleet: ignored %s", what)
+        if outcome.refused:
+            log.error("fleet: %s", outcome.refused)
+        if outcome.new_instance_uid is not None and self._state is not None:
+            log.warning(
+                "fleet: the server assigned a new instance uid %s", m.uid_text(outcome.new_instance_uid)
+            )
+            await self._state.put("instance_uid", outcome.new_instance_uid)
+        if outcome.remote_config is not None:
+            core.mark_config_handled(outcome.remote_config.config_hash)
+            self._offer = outcome.remote_config
+            self._offer_ready.set()
+        if outcome.send_now or core.has_news(self.report(agent)):
+            return None
+        return self.timing.after_success(core.poll_interval())
+
+    def _failed(self, reason: str, delay: float) -> float:
+        self.last_error = reason
+        report = self._unreachable.failure(trio.current_time())
+        if report.kind is ReportKind.FIRST:
+            log.warning(
+                "fleet server %s unreachable (%s); the agent keeps its config and retries",
+                self.fleet.endpoint,
+                reason,
+            )
+        elif report.kind is ReportKind.SUMMARY:
+            log.warning(
+                "fleet server still unreachable after %s (%d attempts; last: %s)",
+                report.lasted(),
+                report.failures,
+                reason,
+            )
+        return delay
+
+    def _reachable(self) -> None:
+        self.last_error = None
+        report = self._unreachable.success(trio.current_time())
+        if report is not None:
+            log.info("fleet server reachable again after %s", report.lasted())
+
+    async def _apply_worker(self) -> None:
+        assert self.manager is not None
+        while True:
+            await self._offer_ready.wait()
+            self._offer_ready = trio.Event()
+            offer, self._offer = self._offer, None
+            if offer is None:
+                continue
+            status = await self.manager.apply(offer)
+            if self._state is not None:
+                await self._state.put(
+                    "last_status",
+                    {"hash": status.config_hash, "status": status.status, "error": status.error},
+                )
+
+    def status(self) -> dict[str, Any]:
+        """For /status and tests."""
+        core, manager = self.core, self.manager
+        return {
+            "endpoint": self.fleet.endpoint,
+            "instance_uid": m.uid_text(core.instance_uid) if core else None,
+            "last_error": self.last_error,
+            "remote_config": manager.status.as_dict() if manager else None,
+            "running_version": manager.running.version if manager and manager.running else None,
+            "messages_sent": core.messages_sent if core else 0,
+        }
