@@ -11,14 +11,14 @@ from typing import Any
 import trio
 
 from edge_agent.config.load import LoadedConfig, load_config
+from edge_agent.export.exporter import Connector
+from edge_agent.export.http import Endpoint
 from edge_agent.fleet.boot import boot
 from edge_agent.fleet.service import FleetService
 from edge_agent.fleet.signing import CONFIG_NAME, SIGNATURE_NAME, generate_keypair, sign_config
 from edge_agent.runtime.agent import Agent
 from edge_agent.runtime.discovery import PluginRegistry
 from edge_agent.testing import OtlpSink
-from edge_agent.export.exporter import Connector
-from edge_agent.export.http import Endpoint
 from tests.agent_harness import PLUGIN_DIR, memory_connector
 from tools.fleetlib import TOML, FleetServer
 from tools.fleetstate import FleetState
