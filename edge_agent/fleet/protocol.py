@@ -158,11 +158,11 @@ class ClientCore:
             key = _comparable(part)
             if part is not None and self._acked.get(name) != key:
                 getattr(msg, name).CopyFrom(part)
-            sent[name] = key
+                sent[name] = key
         # a CSR is sent once; the server answers it with a certificate offer, possibly polls later
         if report.csr and self._acked.get("csr") != report.csr:
             msg.connection_settings_request.opamp.certificate_request.csr = report.csr
-        sent["csr"] = report.csr or None
+            sent["csr"] = report.csr
         self._in_flight = sent
         self.sequence_num += 1
         self.messages_sent += 1
@@ -170,7 +170,14 @@ class ClientCore:
         return data
 
     def on_failure(self) -> None:
-        """No response arrived: nothing in the last message counts as delivered."""
+        """No usable response: the server may or may not have seen the last message.
+
+        Its parts are forgotten as acknowledged, so they are sent again even if
+        the agent's state goes back to what was acknowledged before (the server
+        may hold the lost message's values by now).
+        """
+        for name in self._in_flight or ():
+            self._acked.pop(name, None)
         self._in_flight = None
 
     # -- receiving ---------------------------------------------------------
@@ -185,10 +192,10 @@ class ClientCore:
         try:
             msg = m.ServerToAgent.FromString(body)
         except DecodeError as exc:
-            self._in_flight = None
+            self.on_failure()
             raise ProtocolError(f"the server's answer is not a ServerToAgent message: {exc}") from None
         if msg.instance_uid and msg.instance_uid != self.instance_uid:
-            self._in_flight = None
+            self.on_failure()
             theirs = m.uid_text(msg.instance_uid) if len(msg.instance_uid) == 16 else repr(msg.instance_uid)
             raise ProtocolError(
                 f"the server answered for instance {theirs}, not ours ({m.uid_text(self.instance_uid)})"
@@ -218,7 +225,7 @@ class ClientCore:
 
     def _on_error(self, error: m.ServerErrorResponse) -> Outcome:
         if error.type == m.ERROR_UNAVAILABLE:
-            self._in_flight = None  # not processed: resend the news later
+            self.on_failure()  # not processed: resend the news later
             retry = error.retry_info.retry_after_nanoseconds / 1e9 if error.HasField("retry_info") else None
             return Outcome(unavailable=True, retry_after=retry)
         # bad request / unknown: the spec says not to retry this message; count it delivered

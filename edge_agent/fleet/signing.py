@@ -112,8 +112,8 @@ def verify_config(public_pem: bytes, config: bytes, sig: bytes) -> SignedInfo:
     """Check ``sig`` (the ``agent.toml.sig`` bytes) for ``config``; raise :class:`SignatureError`."""
     from cryptography.exceptions import InvalidSignature
 
+    public_key = _load_public(public_pem)  # a broken key file is the device's problem: say so first
     doc = parse_signature(sig)
-    public_key = _load_public(public_pem)
     expected_id = key_id(_raw(public_key))
     if doc["key_id"] != expected_id:
         raise SignatureError(

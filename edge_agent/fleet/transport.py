@@ -93,15 +93,16 @@ class OpampTransport:
                 headers=self._request_headers(instance_uid, encoding),
                 body=body,
             )
+            self.stats.bytes_sent += len(body)
+            self.stats.bytes_received += len(response.body)
+            inflated = _inflated(response)
         except BaseException:
             self.stats.failures += 1
             await self.aclose()
             raise
-        self.stats.bytes_sent += len(body)
-        self.stats.bytes_received += len(response.body)
         if not connection.is_reusable():
             await self.aclose()
-        return _inflated(response)
+        return inflated
 
     async def _checkout(self) -> HttpConnection:
         if self._connection is not None and self._connection.is_reusable():
