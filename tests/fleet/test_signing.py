@@ -80,7 +80,7 @@ def test_other_key_is_named(keys: tuple[bytes, bytes]) -> None:
 
 def test_forged_signature_with_right_key_id_fails(keys: tuple[bytes, bytes]) -> None:
     """Claiming the trusted key id does not help: the Ed25519 check fails."""
-    private, public = keys
+    _, public = keys
     other_private, _ = generate_keypair()
     forged = sign_config(other_private, CONFIG, version=1)
     forged = forged.replace(forged.split(b'key_id = "')[1].split(b'"')[0], public_key_id(public).encode())
