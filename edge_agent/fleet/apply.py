@@ -153,6 +153,7 @@ class RemoteConfigManager:
 
     async def _apply_verified(self, record: ConfigRecord, loaded: LoadedConfig) -> ApplyStatus:
         await trio.to_thread.run_sync(self.store.stage, record)
+        log.info("fleet: staged %s; applying it", record.label)
         before = snapshot(self.agent)
         try:
             plan = await self.agent.reconfigure(loaded)
