@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = with_config(sub.add_parser("check-config", help="validate and print the effective config"))
     check.add_argument("--quiet", "-q", action="store_true", help="only validate; print nothing on success")
+    check.add_argument(
+        "--suggest-profile",
+        action="store_true",
+        help="detect the hardware and suggest a device profile (firmware_configs/) instead",
+    )
 
     plugins = sub.add_parser("plugins", help="list discovered plugins")
     plugins.add_argument(
@@ -99,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from edge_agent.cli_run import run_command
 
             return run_command(args, _load(args), os.environ)
+        if args.command == "check-config" and args.suggest_profile:
+            return _suggest_profile()
         if args.command == "check-config":
             return _check_config(args)
         if args.command == "plugins":
@@ -155,6 +162,21 @@ def _check_config(args: argparse.Namespace) -> int:
         print(f"# edge-agent {__version__}: configuration is valid")
         print(f"# files: {files}")
         print(render_config(loaded.config, loaded.provenance))
+    return EXIT_OK
+
+
+def _suggest_profile() -> int:
+    from edge_agent.config.hardware import gather_facts, suggest_profile
+
+    facts = gather_facts()
+    suggestion = suggest_profile(facts)
+    print(f"# hardware: {facts.describe()}")
+    for reason in suggestion.reasons:
+        print(f"# {reason}")
+    if suggestion.profile is None:
+        print("no profile suggested")
+    else:
+        print(f'profile = "{suggestion.profile}"    # add this line to agent.toml')
     return EXIT_OK
 
 

@@ -41,7 +41,7 @@ from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, Reconfig
 from edge_agent.fleet import messages as m
 from edge_agent.fleet.config import FleetConfig
 from edge_agent.fleet.health import HealthWindow, snapshot
-from edge_agent.fleet.layering import remote_layer
+from edge_agent.fleet.layering import check_unchanged_local_keys, remote_layer
 from edge_agent.fleet.protocol import RemoteConfigOffer
 from edge_agent.fleet.signing import CONFIG_NAME, SIGNATURE_NAME, SignatureError, verify_config
 from edge_agent.fleet.staging import ConfigRecord, ConfigStore
@@ -218,6 +218,8 @@ class RemoteConfigManager:
             )
         record = ConfigRecord(config, signature, offer.config_hash, info.version, info.issued_at)
         loaded = self.loader(layer_of(record, self.fleet), self.agent.plugin_types)
+        local = self.loader(None, self.agent.plugin_types)  # e.g. a pushed profile must not set [fleet]
+        check_unchanged_local_keys(loaded.config, local.config, record.label)
         return record, loaded
 
     async def _health_window(self, window: HealthWindow) -> str | None:

@@ -67,3 +67,38 @@ def test_fleet_layer_sits_between_main_file_and_conf_d(tmp_path: Path) -> None:
     assert loaded.config.resource.attributes["site"] == "cli"  # --set over everything
     assert loaded.provenance["agent.log_level"] == "fleet config v1:2"
     assert loaded.files == (str(main), "fleet config v1", str(tmp_path / "conf.d" / "10-local.toml"))
+
+
+def test_profile_by_path_is_refused() -> None:
+    """A push may name a packaged profile, not a file on the device."""
+    remote_layer('profile = "cellular-tracker"\n', "v")
+    with pytest.raises(ConfigError, match="packaged device profile by name only") as err:
+        remote_layer('profile = "/tmp/evil.toml"\n', "v")
+    assert err.value.key == "profile"
+
+
+def test_final_check_allows_profile_timing_but_not_trust(tmp_path: Path) -> None:
+    """A pushed profile may change fleet timing keys; fleet trust keys coming from any layer are refused."""
+    import dataclasses
+
+    from edge_agent.fleet.layering import check_unchanged_local_keys
+
+    main = tmp_path / "agent.toml"
+    main.write_text('[fleet]\nendpoint = "http://fleet/v1/opamp"\npublic_key_file = "/etc/k.pub"\n')
+    local = load_config(main_path=main, environ={}, plugin_types=PluginRegistry.for_config)
+    layer = remote_layer('profile = "cellular-tracker"\n', "fleet config v2")
+    pushed = load_config(
+        main_path=main,
+        environ={},
+        plugin_types=PluginRegistry.for_config,
+        extra_layer=(layer, "fleet config v2"),
+    )
+    assert pushed.config.fleet.poll_interval == 900  # from the profile the push selected
+    check_unchanged_local_keys(pushed.config, local.config, "fleet config v2")
+    other_key = dataclasses.replace(pushed.config.fleet, public_key_file="/tmp/attacker.pub")
+    with pytest.raises(ConfigError, match="may not change this") as err:
+        check_unchanged_local_keys(dataclasses.replace(pushed.config, fleet=other_key), local.config, "v2")
+    assert err.value.key == "fleet"
+    dirs = dataclasses.replace(pushed.config.agent, plugin_dirs=("/tmp",))
+    with pytest.raises(ConfigError, match=r"agent\.plugin_dirs"):
+        check_unchanged_local_keys(dataclasses.replace(pushed.config, agent=dirs), local.config, "v2")
