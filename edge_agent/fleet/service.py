@@ -22,7 +22,8 @@ import logging
 import platform
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,15 @@ from edge_agent.fleet import messages as m
 from edge_agent.fleet.apply import ApplyStatus, Loader, RemoteConfigManager
 from edge_agent.fleet.boot import FleetBoot
 from edge_agent.fleet.health import component_health, snapshot
-from edge_agent.fleet.protocol import ClientCore, Outcome, ProtocolError, RemoteConfigOffer, Report
+from edge_agent.fleet.protocol import (
+    CertificateOffer,
+    ClientCore,
+    Outcome,
+    ProtocolError,
+    RemoteConfigOffer,
+    Report,
+)
+from edge_agent.fleet.rotation import CertificateRotator, CertPaths, Install, Probe
 from edge_agent.fleet.timing import PollTiming
 from edge_agent.fleet.transport import Connector, OpampTransport, opamp_endpoint, open_tcp
 from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
@@ -51,6 +60,16 @@ INTERRUPTED = (
 )
 
 
+@dataclass(frozen=True)
+class RotationWiring:
+    """What certificate rotation needs from the TLS stack (built in :mod:`.startup`)."""
+
+    paths: CertPaths
+    probe: Probe
+    install: Install
+    current_cert: Callable[[], bytes | None]  # the live certificate's PEM (blocking), for CSR renewal
+
+
 class FleetService:
     def __init__(
         self,
@@ -60,6 +79,7 @@ class FleetService:
         *,
         connect: Connector = open_tcp,
         environ: Mapping[str, str] | None = None,
+        rotation: RotationWiring | None = None,
     ) -> None:
         self.boot = boot
         self.fleet = boot.loaded.config.fleet
@@ -78,6 +98,11 @@ class FleetService:
         self._unreachable = RepeatLimiter()
         self._effective_cache: tuple[int, int, m.EffectiveConfig] | None = None
         self._state: CborStateStore | None = None
+        self.rotation_wiring = rotation
+        self.rotator: CertificateRotator | None = None
+        self._cert_offer: CertificateOffer | None = None
+        self._cert_ready = trio.Event()
+        self._csr = b""
 
     # -- start -------------------------------------------------------------
 
@@ -91,6 +116,10 @@ class FleetService:
         )
         if self.fleet.public_key_file:
             caps |= m.ACCEPTS_REMOTE_CONFIG
+        if self.rotation_wiring is not None and (
+            self.fleet.accept_certificates or self.fleet.request_certificate
+        ):
+            caps |= m.ACCEPTS_OPAMP_CONNECTION_SETTINGS | m.REPORTS_CONNECTION_SETTINGS_STATUS
         return caps
 
     def layer(self) -> Any:
@@ -150,9 +179,22 @@ class FleetService:
         )
         agent.status_extras["fleet"] = self.status
         log.info("fleet: instance %s reporting to %s", m.uid_text(core.instance_uid), self.fleet.endpoint)
+        if self.rotation_wiring is not None:
+            wiring = self.rotation_wiring
+            self.rotator = CertificateRotator(
+                self.state_dir,
+                wiring.paths,
+                probe=wiring.probe,
+                install=wiring.install,
+                on_change=self._notify,
+            )
+            self._csr = await trio.to_thread.run_sync(
+                self._certificate_request, m.uid_text(core.instance_uid)
+            )
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._apply_worker)
+                nursery.start_soon(self._rotation_worker)
                 task_status.started()
                 await self._poll_loop(agent, core, self.transport)
         finally:
@@ -195,7 +237,21 @@ class FleetService:
             health=component_health(snapshot(agent)),
             effective_config=self._effective(agent),
             remote_config_status=self.manager.status.message(),
+            connection_settings_status=self.rotator.status.message() if self.rotator else None,
+            csr=self._csr,
         )
+
+    def _certificate_request(self, common_name: str) -> bytes:
+        """A CSR to send when asked to and the certificate is missing or expiring (blocking)."""
+        from edge_agent.fleet import csr
+
+        if not self.fleet.request_certificate or self.rotation_wiring is None:
+            return b""
+        current = self.rotation_wiring.current_cert()
+        if current is not None and not csr.expires_within(current, self.fleet.renew_before):
+            return b""
+        log.info("fleet: requesting a client certificate from the fleet server (CSR for %s)", common_name)
+        return csr.pending_request(self.state_dir, common_name).csr_pem
 
     # -- the loop ----------------------------------------------------------
 
@@ -256,6 +312,9 @@ class FleetService:
             core.mark_config_handled(outcome.remote_config.config_hash)
             self._offer = outcome.remote_config
             self._offer_ready.set()
+        if outcome.certificate is not None:
+            self._cert_offer = outcome.certificate
+            self._cert_ready.set()
         if outcome.send_now or core.has_news(self.report(agent)):
             return None
         return self.timing.after_success(core.poll_interval())
@@ -299,6 +358,29 @@ class FleetService:
                     {"hash": status.config_hash, "status": status.status, "error": status.error},
                 )
 
+    async def _rotation_worker(self) -> None:
+        while True:
+            await self._cert_ready.wait()
+            self._cert_ready = trio.Event()
+            offer, self._cert_offer = self._cert_offer, None
+            if offer is None:
+                continue
+            if self.rotator is None or not (
+                self.fleet.accept_certificates or (self._csr and not offer.key_pem)
+            ):
+                log.info("fleet: ignored a certificate offer (fleet.accept_certificates = false or no TLS)")
+                continue
+            status = await self.rotator.rotate(offer)
+            if status.status == m.STATUS_APPLIED and not offer.key_pem:
+                self._csr = b""  # answered
+
+    def _rotation_status(self) -> dict[str, Any] | None:
+        if self.rotator is None:
+            return None
+        status = self.rotator.status
+        rotations = self.rotator.rotations
+        return {"status": m.STATUS_NAMES[status.status], "error": status.error, "rotations": rotations}
+
     def status(self) -> dict[str, Any]:
         """For /status and tests."""
         core, manager = self.core, self.manager
@@ -309,4 +391,5 @@ class FleetService:
             "remote_config": manager.status.as_dict() if manager else None,
             "running_version": manager.running.version if manager and manager.running else None,
             "messages_sent": core.messages_sent if core else 0,
+            "certificate": self._rotation_status(),
         }
