@@ -168,7 +168,7 @@ def test_recover_finishes_a_commit_cut_short(fx: Fixture) -> None:
 
 def test_recover_drops_an_untested_candidate(fx: Fixture) -> None:
     """Killed while the candidate was being tested: the candidate goes, the old pair stays."""
-    cert, key, _ = fx.ca.issue("new")
+    cert, _, _ = fx.ca.issue("new")
     _write_journal(fx.state, "candidate", fx.paths)
     fx.paths.candidate().cert.write_bytes(cert)
     assert "dropped an untested certificate candidate" in recover(fx.state)
