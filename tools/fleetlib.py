@@ -138,6 +138,8 @@ class FleetServer:
         self.address: tuple[str, int] | None = None
         self.admin_address: tuple[str, int] | None = None
         self.requests = 0
+        self.bytes_in = 0  # HTTP bytes received on the OpAMP endpoint (request heads + bodies as sent)
+        self.bytes_out = 0  # HTTP bytes answered (response heads + bodies)
         self.instance_uid_headers: list[str | None] = []
         self.handshake_failures = 0
         self._changed = trio.Event()
@@ -156,6 +158,9 @@ class FleetServer:
         if (request.header("content-type") or "").split(";")[0].strip() != m.CONTENT_TYPE:
             return Reply.text(415, f"Content-Type must be {m.CONTENT_TYPE} (plain HTTP transport)\n")
         self.requests += 1
+        self.bytes_in += _head_bytes(f"{request.method} {request.target} HTTP/1.1", request.headers) + len(
+            request.body
+        )
         self.instance_uid_headers.append(request.header(m.INSTANCE_UID_HEADER.lower()))
         if self.throttle is not None:
             extra = (("Retry-After", self.throttle.retry_after),) if self.throttle.retry_after else ()
@@ -172,6 +177,12 @@ class FleetServer:
         headers: tuple[tuple[str, str], ...] = ()
         if "gzip" in (request.header("accept-encoding") or "") and len(answer) >= 512:
             answer, headers = gzip.compress(answer), (("Content-Encoding", "gzip"),)
+        reply_head = [
+            (b"Content-Type", m.CONTENT_TYPE.encode()),
+            (b"Content-Length", str(len(answer)).encode()),
+        ]
+        reply_head += [(k.encode(), v.encode()) for k, v in headers]
+        self.bytes_out += _head_bytes("HTTP/1.1 200 OK", reply_head) + len(answer)
         return Reply(200, answer, content_type=m.CONTENT_TYPE, headers=headers)
 
     async def wait_until(self, predicate: Any) -> None:
@@ -216,6 +227,10 @@ class FleetServer:
         try:
             if request.method == "GET" and request.path == "/api/agents":
                 return _json(200, [a.summary() for a in self.state.agents.values()])
+            if request.method == "GET" and request.path == "/api/stats":
+                return _json(
+                    200, {"requests": self.requests, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out}
+                )
             if request.method == "POST" and request.path == "/api/push":
                 return _json(200, self.push(json.loads(request.body)))
             if request.method == "POST" and request.path == "/api/offer-certificate":
@@ -255,6 +270,11 @@ class FleetServer:
         async with trio.open_nursery() as nursery:
             self.admin_address = await nursery.start(server.serve_tcp, host, port)
             task_status.started()
+
+
+def _head_bytes(start_line: str, headers: Any) -> int:
+    """Size of an HTTP/1.1 head on the wire: start line, ``name: value`` lines, the blank line."""
+    return len(start_line) + 2 + sum(len(k) + len(v) + 4 for k, v in headers) + 2
 
 
 def _json(status: int, value: Any) -> Reply:

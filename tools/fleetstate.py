@@ -83,6 +83,9 @@ class AgentState:
     full_state_requests: int = 0
     heartbeat_sent: bool = False
     csr_error: str = ""
+    offered_hash: bytes = b""
+    offered_unix: float = 0.0  # when the desired config was first sent to this agent
+    applied_unix: float = 0.0  # when the agent first reported it APPLIED
 
     @property
     def uid_text(self) -> str:
@@ -120,6 +123,7 @@ class AgentState:
             "messages": self.messages,
             "full_state_requests": self.full_state_requests,
             "last_seen_unix": self.last_seen,
+            "apply_seconds": round(self.applied_unix - self.offered_unix, 4) if self.applied_unix else None,
             "capabilities": self.capabilities,
         }
 
@@ -187,12 +191,13 @@ class FleetState:
             reply.flags |= m.REPORT_FULL_STATE
             agent.full_state_requests += 1
             agent.heartbeat_sent = False
-        self._record(agent, msg, time.time() if now is None else now)
+        now = time.time() if now is None else now
+        self._record(agent, msg, now)
         if msg.HasField("connection_settings_request"):
             error = self._take_csr(agent, msg.connection_settings_request.opamp.certificate_request.csr)
             if error:
                 return self._error(msg.instance_uid, error)
-        self._offer_config(agent, reply)
+        self._offer_config(agent, reply, now)
         self._offer_connection(agent, reply)
         return bytes(reply.SerializeToString())
 
@@ -214,6 +219,11 @@ class FleetState:
             agent.effective_body = b"".join(entries[name].body for name in sorted(entries))
         if msg.HasField("remote_config_status"):
             status = msg.remote_config_status
+            applied = (
+                status.status == m.STATUS_APPLIED and status.last_remote_config_hash == agent.offered_hash
+            )
+            if applied and not agent.applied_unix:
+                agent.applied_unix = now
             agent.remote_hash, agent.remote_status, agent.remote_error = (
                 status.last_remote_config_hash,
                 status.status,
@@ -234,16 +244,15 @@ class FleetState:
         self.offer_certificate(agent.uid, cert, b"", ca)
         return ""
 
-    def _offer_config(self, agent: AgentState, reply: m.ServerToAgent) -> None:
+    def _offer_config(self, agent: AgentState, reply: m.ServerToAgent, now: float) -> None:
         desired = self.desired.get(agent.uid)
         if desired is None or not agent.capabilities & m.ACCEPTS_REMOTE_CONFIG:
             return
-        if agent.remote_hash == desired.config_hash and agent.remote_status in (
-            m.STATUS_APPLIED,
-            m.STATUS_FAILED,
-            m.STATUS_APPLYING,
-        ):
+        settled = (m.STATUS_APPLIED, m.STATUS_FAILED, m.STATUS_APPLYING)
+        if agent.remote_hash == desired.config_hash and agent.remote_status in settled:
             return
+        if agent.offered_hash != desired.config_hash:  # the first offer of this config: start its clock
+            agent.offered_hash, agent.offered_unix, agent.applied_unix = desired.config_hash, now, 0.0
         reply.remote_config.config_hash = desired.config_hash
         for name, (body, content_type) in desired.files.items():
             entry = reply.remote_config.config.config_map[name]

@@ -96,7 +96,9 @@ class FleetService:
         self._offer: RemoteConfigOffer | None = None
         self._offer_ready = trio.Event()
         self._unreachable = RepeatLimiter()
-        self._effective_cache: tuple[int, int, m.EffectiveConfig] | None = None
+        # keyed by the objects themselves (not id()): a freed config's id can be reused
+        self._effective_cache: tuple[object, object, m.EffectiveConfig] | None = None
+        self._description_cache: tuple[object, m.AgentDescription] | None = None
         self._state: CborStateStore | None = None
         self.rotation_wiring = rotation
         self.rotator: CertificateRotator | None = None
@@ -204,6 +206,9 @@ class FleetService:
     # -- reporting ---------------------------------------------------------
 
     def _description(self, agent: Any) -> m.AgentDescription:
+        """Who and where the agent is; rebuilt only when the running config object changes."""
+        if self._description_cache is not None and self._description_cache[0] is agent.config:
+            return self._description_cache[1]
         config = agent.config
         identifying = {
             "service.name": "edge-agent",
@@ -217,18 +222,21 @@ class FleetService:
             "edge_agent.profile": config.profile or "",
         }
         described.update({f"fleet.label.{k}": v for k, v in self.fleet.labels.items()})
-        return m.AgentDescription(
+        description = m.AgentDescription(
             identifying_attributes=m.key_values(identifying),
             non_identifying_attributes=m.key_values(described),
         )
+        self._description_cache = (agent.config, description)
+        return description
 
     def _effective(self, agent: Any) -> m.EffectiveConfig:
+        """The effective config message; rendered again only when the config or its provenance changes."""
         assert self.manager is not None
-        key = (id(agent.config), id(self.manager.loaded))
-        if self._effective_cache is None or self._effective_cache[:2] != key:
-            body, _ = effective.render(agent.config, self.manager.loaded.provenance)
-            self._effective_cache = (*key, effective.message(body))
-        return self._effective_cache[2]
+        config, loaded, cache = agent.config, self.manager.loaded, self._effective_cache
+        if cache is None or cache[0] is not config or cache[1] is not loaded:
+            body, _ = effective.render(config, loaded.provenance)
+            cache = self._effective_cache = (config, loaded, effective.message(body))
+        return cache[2]
 
     def report(self, agent: Any) -> Report:
         assert self.manager is not None
@@ -315,8 +323,8 @@ class FleetService:
         if outcome.certificate is not None:
             self._cert_offer = outcome.certificate
             self._cert_ready.set()
-        if outcome.send_now or core.has_news(self.report(agent)):
-            return None
+        if outcome.send_now:
+            return None  # status changes need no check here: they set the news event the loop waits on
         return self.timing.after_success(core.poll_interval())
 
     def _failed(self, reason: str, delay: float) -> float:

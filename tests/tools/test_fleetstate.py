@@ -102,3 +102,16 @@ def test_csr_without_ca_is_refused_and_with_ca_answered() -> None:
     assert signed == [(b"CSR", m.uid_text(UID))]
     cert = answer.connection_settings.opamp.certificate
     assert (cert.cert, cert.private_key, cert.ca_cert) == (b"CERT", b"", b"CA")
+
+
+def test_apply_time_runs_from_first_offer_to_applied() -> None:
+    """apply_seconds is the time between the first offer of a config and its APPLIED report."""
+    state = FleetState()
+    state.handle(_msg(0), now=100.0)
+    desired = state.push(state.select(), {"agent.toml": (b"x = 1", "application/toml")})
+    state.handle(_msg(1, description=False), now=110.0)  # offered
+    applying = m.RemoteConfigStatus(last_remote_config_hash=desired.config_hash, status=m.STATUS_APPLYING)  # type: ignore[arg-type]
+    state.handle(_msg(2, description=False, remote_config_status=applying), now=111.0)
+    applied = m.RemoteConfigStatus(last_remote_config_hash=desired.config_hash, status=m.STATUS_APPLIED)  # type: ignore[arg-type]
+    state.handle(_msg(3, description=False, remote_config_status=applied), now=112.5)
+    assert state.agents[UID].summary()["apply_seconds"] == 2.5
