@@ -155,13 +155,14 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
 
 def _check_config(args: argparse.Namespace) -> int:
     from edge_agent.config.render import render_config
+    from edge_agent.export.config import SECRET_KEYS
 
     loaded = _load(args)
     if not args.quiet:
         files = ", ".join(loaded.files) or "none (built-in defaults)"
         print(f"# edge-agent {__version__}: configuration is valid")
         print(f"# files: {files}")
-        print(render_config(loaded.config, loaded.provenance))
+        print(render_config(loaded.config, loaded.provenance, redact=SECRET_KEYS))
     return EXIT_OK
 
 

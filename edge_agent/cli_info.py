@@ -115,6 +115,27 @@ def _ago(ts: float | None, now: float) -> str:
     return f"{seconds / 3600:.1f}h ago"
 
 
+def _export_details(export: dict[str, Any]) -> list[str]:
+    lines = []
+    if export.get("health", "ok") != "ok":
+        lines.append(f"  health: {export['health']}")
+    lines.extend(f"  warning: {w}" for w in export.get("warnings", []))
+    endpoints = export.get("endpoints", [])
+    if len(endpoints) > 1:
+        for e in endpoints:
+            lines.append(
+                f"  endpoint {e['url']}: {e['state']}, {e['requests_ok']} ok / {e['requests_failed']} failed"
+            )
+    concurrency = export.get("concurrency")
+    if concurrency:
+        limit, most, busy = concurrency["limit"], concurrency["max"], concurrency["in_flight"]
+        lines.append(f"  concurrency: {limit} of {most} ({busy} in flight)")
+    cert = (export.get("tls") or {}).get("client_cert")
+    if cert:
+        lines.append(f"  client certificate {cert['subject_cn']!r}: {cert['days_left']:.0f} days left")
+    return lines
+
+
 def format_status(status: dict[str, Any], *, now: float) -> str:
     agent, export, queue = status["agent"], status["export"], status["queue"]
     lines = [
@@ -139,6 +160,7 @@ def format_status(status: dict[str, Any], *, now: float) -> str:
         lines.append(f"  dropped {drop['records']:.0f} {drop['signal']} ({drop['reason']})")
     if export.get("last_error"):
         lines.append(f"  last error: {export['last_error']} ({_ago(export['last_error_unix'], now)})")
+    lines.extend(_export_details(export))
     lines.append("plugins:")
     for p in status["plugins"]:
         line = (

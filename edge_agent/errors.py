@@ -72,7 +72,15 @@ class BufferFullError(StorageError):
 
 
 class ExportTransportError(EdgeAgentError):
-    """The upstream could not be reached or the connection broke mid-request."""
+    """The upstream could not be reached or the connection broke mid-request.
+
+    ``kind`` is a short stable label for metrics and ``/status`` (``refused``,
+    ``timeout``, ``tls_untrusted``, ...); the message is for people.
+    """
+
+    def __init__(self, message: str, *, kind: str = "transport") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class UpstreamRejectedError(EdgeAgentError):

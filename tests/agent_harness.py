@@ -37,7 +37,7 @@ def agent_toml(
     state_dir: Path,
     body: str,
     *,
-    endpoint: str = "http://sink.invalid:4318",
+    endpoint: str = "http://localhost:4318",  # the memory connector ignores the host
     admin: bool = False,
     grace: str = "3s",
 ) -> str:

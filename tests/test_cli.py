@@ -39,12 +39,12 @@ def test_version() -> None:
 def test_check_config_prints_origins_and_round_trips(tmp_path: Path) -> None:
     """check-config annotates each value with its origin, and its output is itself a valid config."""
     config = tmp_path / "agent.toml"
-    config.write_text('[exporter]\nendpoint = "http://10.1.2.3:4318"\n')
+    config.write_text('[exporter]\nendpoint = "https://10.1.2.3:4318"\n')
     result = cli("check-config", "--config", str(config), env={"EDGE_AGENT__EXPORTER__TIMEOUT": "3s"})
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(
-        line.startswith('endpoint = "http://10.1.2.3:4318"') and line.endswith(f"# {config}:2")
+        line.startswith('endpoint = "https://10.1.2.3:4318"') and line.endswith(f"# {config}:2")
         for line in lines
     )
     assert any(
@@ -119,7 +119,8 @@ def test_run_status_and_clean_ctrl_c(tmp_path: Path) -> None:
         status = None
         while time.monotonic() < deadline:
             status = cli("status", "--config", str(config))
-            if status.returncode == 0 and "runs 0," not in status.stdout.split("hostmetrics", 1)[-1]:
+            ran = "runs 0," not in status.stdout.split("hostmetrics", 1)[-1]
+            if status.returncode == 0 and ran and "upstream unreachable" in status.stdout:
                 break
             time.sleep(0.2)
         assert status is not None

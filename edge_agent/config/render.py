@@ -91,7 +91,11 @@ def _emit(
     if value is None:
         out.append(f"# {name} is unset".ljust(_COMMENT_COLUMN) + f" # {provenance.get(key, 'default')}")
         return
-    shown = '"<redacted>"' if key in redact else toml_value(value, hint)
+    if key in redact:
+        # a redacted table keeps its keys, so the output stays a valid config file
+        shown = toml_value(dict.fromkeys(value, "<redacted>")) if isinstance(value, dict) else '"<redacted>"'
+    else:
+        shown = toml_value(value, hint)
     out.append(_line(name, shown, provenance.get(key, "default")))
 
 

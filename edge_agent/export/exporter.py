@@ -1,284 +1,317 @@
-"""The exporter task: take batches from the buffer and deliver them upstream.
+"""The exporter: take batches from the buffer and deliver them upstream.
 
-Theory of operation: one loop takes a batch, encodes it for the wire (one
-gzip member per body, never concatenated members: see DESIGN.md), and tries
-to deliver it until the response settles it. Every batch is settled exactly
+Theory of operation. One *dispatcher* task takes a batch from the buffer
+only when (a) fewer batches are held than the concurrency limit allows,
+(b) the bandwidth caps have room, and (c) some endpoint can take a request.
+Taking the batch at the last moment lets the buffer decide what is most
+important right then (fresh and high-priority data first). Each batch then
+gets its own *delivery* task that retries it until it is settled exactly
 once: ``ack`` on success or partial success (rejected records counted),
-``drop`` on a permanent failure (counted with the status), and otherwise it
-is retried with backoff for as long as it takes, because the buffer budget,
-not a timer, decides what is given up.
+``drop`` on a permanent failure (counted with the reason), and ``release``
+if the exporter is stopped first (the buffer keeps it).
 
-"Upstream unreachable" is logged once per state change, not per attempt,
-plus a summary every ten minutes while it lasts
-(:class:`~edge_agent.runtime.ratelimit.RepeatLimiter`). A batch in hand
-when the loop is cancelled (shutdown, or the exporter replaced on reload) is
-released back to the buffer, never lost. Before each bounded step the loop
-promises progress to its liveness probe (a request within ``timeout``, a
-retry sleep); waiting for data is idle.
+Every attempt waits for an endpoint its circuit breaker lets through, a
+free request slot (adaptive concurrency), and bandwidth; then it borrows a
+keep-alive connection and sends. Results feed the breaker (endpoint health),
+the AIMD controller (RTT and backpressure) and the counters. A failed
+attempt is retried at once on another endpoint not yet tried for this
+batch; when all were tried, the batch waits its backoff (full jitter), or
+only for the breakers when every endpoint is open, so an offline link costs
+one probe per breaker interval, whatever the number of batches.
+
+The policies are sans-IO (:mod:`breaker`, :mod:`concurrency`,
+:mod:`bandwidth`, :mod:`endpoints`); this module only waits and moves bytes.
+
+Liveness: before each bounded step (a request within ``timeout``, a backoff
+sleep, a wait for a breaker or the bandwidth cap) the exporter promises
+progress to its :class:`~edge_agent.runtime.liveness.StageProbe`; waiting
+for data with no batch in hand is idle, not a stall.
 """
 
 from __future__ import annotations
 
-import gzip
+import functools
 import logging
+import math
 import os
 import random
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import trio
 
 from edge_agent.buffer.api import Batch, BufferReader
-from edge_agent.errors import ExportTransportError
-from edge_agent.export.config import ExporterConfig
-from edge_agent.export.http import Endpoint, HttpConnection
-from edge_agent.export.otlp_http import ExportOutcome, classify
+from edge_agent.export.attempt import Attempt, AttemptResult
+from edge_agent.export.bandwidth import Shaper
+from edge_agent.export.breaker import BreakerPolicy
+from edge_agent.export.concurrency import AimdController, AimdSettings
+from edge_agent.export.config import ExporterConfig, is_loopback_host
+from edge_agent.export.encoding import CorruptBatchError, encode_for_wire
+from edge_agent.export.endpoints import EndpointEntry, EndpointSet
+from edge_agent.export.headers import HeaderSet
+from edge_agent.export.http import Endpoint
+from edge_agent.export.pool import ConnectionPool, Connector, open_tcp
+from edge_agent.export.report import Reporter
+from edge_agent.export.status import ExportCounters
 from edge_agent.runtime.backoff import Backoff
 from edge_agent.runtime.liveness import NullProbe, StageProbe
-from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
-from edge_agent.runtime.telemetry import Counter, Histogram
+from edge_agent.tls.material import load_client_material
+from edge_agent.tls.store import TlsCredentials
 
 log = logging.getLogger("edge_agent.exporter")
 
-_THREAD_COMPRESS_THRESHOLD = 256 * 1024  # larger bodies are compressed off the event loop
-Connector = Callable[[Endpoint], Awaitable[trio.abc.Stream]]
+_MIN_WAIT = 0.001  # a wait shorter than the clock's resolution would spin instead of sleeping
+
+__all__ = ["Connector", "ExportCounters", "Exporter", "open_tcp"]
 
 
-@dataclass
-class ExportStatus:
-    """Live exporter state for ``/status``."""
-
-    endpoint: str
-    upstream: str = "unknown"  # unknown | reachable | unreachable
-    requests_ok: int = 0
-    requests_failed: int = 0
-    last_success_unix: float | None = None
-    last_error: str | None = None
-    last_error_unix: float | None = None
-    unreachable_since_unix: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class ExportCounters:
-    exported: Counter  # signal
-    dropped: Counter  # signal, reason
-    requests: Counter  # signal, outcome
-    sent_bytes: Counter  # signal
-    latency: Histogram  # signal
-
-
-def describe_os_error(exc: BaseException) -> str:
-    """The most specific reason inside a (possibly nested) connect error, e.g. "Connection refused"."""
-    nested = [*getattr(exc.__cause__, "exceptions", ()), exc.__cause__, exc]
-    for inner in nested:
-        if isinstance(inner, OSError) and inner.errno:
-            return os.strerror(inner.errno)
-    return str(exc) or type(exc).__name__
-
-
-async def open_tcp(endpoint: Endpoint) -> trio.abc.Stream:
-    return await trio.open_tcp_stream(endpoint.host, endpoint.port)
-
-
-@dataclass
 class Exporter:
-    config: ExporterConfig
-    reader: BufferReader
-    counters: ExportCounters
-    status: ExportStatus
-    connect: Connector = open_tcp
-    rng: random.Random = field(default_factory=random.Random)
-    probe: StageProbe = field(default_factory=NullProbe)
-    _connection: HttpConnection | None = field(default=None, init=False)
-    _unreachable: RepeatLimiter = field(default_factory=RepeatLimiter, init=False)
+    def __init__(
+        self,
+        config: ExporterConfig,
+        reader: BufferReader,
+        counters: ExportCounters,
+        *,
+        connect: Connector = open_tcp,
+        environ: Mapping[str, str] = os.environ,
+        rng: random.Random | None = None,
+        probe: StageProbe | None = None,
+    ) -> None:
+        self.config = config
+        self.probe = probe or NullProbe()
+        self._promised_until = 0.0
+        self._prepared = False
+        self.reader = reader
+        self.counters = counters
+        self.rng = rng or random.Random()
+        self._environ = environ
+        breaker = config.circuit_breaker
+        policy = BreakerPolicy(breaker.failure_threshold, breaker.open_interval, breaker.max_open_interval)
+        self.endpoints = EndpointSet([Endpoint.parse(u) for u in config.urls()], policy, config.balancing)
+        ac, maximum = config.adaptive_concurrency, config.sending_queue.num_consumers
+        initial = ac.initial_concurrency if ac.enabled else maximum
+        self.controller = AimdController(
+            AimdSettings(initial, maximum, ac.decrease_ratio, ac.ewma_alpha, ac.rtt_deviation_scale)
+        )
+        bw = config.bandwidth
+        self.shaper = Shaper.create(bw.max_bytes_per_second, bw.burst_bytes, bw.max_bytes_per_day)
+        self.headers = HeaderSet(config.headers, config.headers_from_file, environ)
+        self.credentials: TlsCredentials | None = None
+        self.pool = ConnectionPool(
+            credentials=None,
+            connect=connect,
+            connect_timeout=config.connect_timeout,
+            handshake_timeout=config.handshake_timeout,
+            idle_timeout=config.idle_conn_timeout,
+            max_idle_per_endpoint=config.sending_queue.num_consumers,
+        )
+        self.report = Reporter(self)
+        self.in_flight = 0
+        self.held = 0
+        self._changed = trio.Event()
 
-    def __post_init__(self) -> None:
-        self.endpoint = Endpoint.parse(self.config.endpoint)
+    # -- lifecycle ---------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
+        """Load credentials (errors are ConfigError), then deliver batches until cancelled."""
+        await self.prepare()
         try:
-            while True:
-                self.probe.idle()
-                batch = await self.reader.next_batch(max_bytes=self.config.batch.max_bytes)
-                try:
-                    await self.deliver(batch)
-                except BaseException:
-                    # cancelled mid-delivery (shutdown, replaced on reload): the batch goes back
-                    self.reader.release(batch)
-                    raise
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._housekeeping)
+                task_status.started()
+                await self._dispatch(nursery)
         finally:
-            await self._close_connection()
+            with trio.CancelScope(shield=True):
+                await self.pool.aclose()
 
-    async def deliver(self, batch: Batch) -> None:
-        """Send ``batch`` until its outcome settles it (success, partial or permanent)."""
-        self.probe.expect(self.config.timeout, "export request")
-        body, encoding = await self._encode(batch)
+    async def prepare(self) -> None:
+        """Load TLS material and secret headers (in a thread); ConfigError if they are unusable.
+
+        Called by :meth:`run`; callers that must know before starting (agent start, a reload
+        that replaces the exporter) call it first. Idempotent.
+        """
+        if self._prepared:
+            return
+        if any(entry.endpoint.scheme == "https" for entry in self.endpoints.entries):
+            material = await trio.to_thread.run_sync(
+                functools.partial(load_client_material, self.config.tls, self._environ)
+            )
+            self.credentials = TlsCredentials(material, environ=self._environ)
+            self.pool.credentials = self.credentials
+            if self.config.tls.insecure_skip_verify:
+                log.warning(
+                    "exporter.tls.insecure_skip_verify is true: the server certificate is NOT verified, "
+                    "so anyone on the path can read and alter telemetry; use it only for testing"
+                )
+        if self.headers.has_files():  # no thread when there is nothing to read (MockClock-friendly)
+            await trio.to_thread.run_sync(self.headers.load)
+        for entry in self.endpoints.entries:
+            endpoint = entry.endpoint
+            if endpoint.scheme == "http" and not is_loopback_host(endpoint.host):
+                log.warning(
+                    "sending telemetry UNENCRYPTED over the network to %s (exporter.allow_insecure = true): "
+                    "anyone on the path can read and alter it",
+                    endpoint.url(""),
+                )
+        self.report.publish_gauges()
+        self._prepared = True
+
+    async def _housekeeping(self) -> None:
+        """Poll credential files, close stale idle connections, refresh gauges."""
+        tls = self.config.tls
+        interval = tls.reload_interval or max(1.0, self.config.idle_conn_timeout / 2)
+        while True:
+            if self.credentials is not None:
+                self.credentials.log_expiry(trio.current_time())
+            await trio.sleep(interval)
+            if tls.reload_interval:
+                if self.credentials is not None:
+                    await self.credentials.reload_if_changed()
+                await self.headers.reload_if_changed()
+            await self.pool.reap()
+            self.report.publish_gauges()
+
+    # -- waiting -----------------------------------------------------------
+
+    def notify(self) -> None:
+        """Something the waiters depend on changed (slots, breakers, limit)."""
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def expect(self, within: float, doing: str) -> None:
+        """Promise the liveness monitor progress within ``within`` s; the furthest promise wins
+        (several delivery tasks share one stage, and each promises only its own step)."""
+        until = trio.current_time() + within
+        if until >= self._promised_until:
+            self._promised_until = until
+            self.probe.expect(within, doing)
+
+    async def _wait_change(self, deadline: float | None) -> None:
+        if deadline is not None and deadline < math.inf:
+            self.expect(deadline - trio.current_time(), "waiting for the upstream")
+        event = self._changed
+        with trio.move_on_at(math.inf if deadline is None else deadline):
+            await event.wait()
+
+    def limit(self) -> int:
+        return self.controller.limit
+
+    async def _dispatch(self, nursery: trio.Nursery) -> None:
+        while True:
+            now = trio.current_time()
+            at = self.endpoints.available_at(now)
+            if self.held >= self.limit() or at is None or at > now:
+                await self._wait_change(at if self.held < self.limit() else None)
+                continue
+            delay = self.shaper.delay(now)
+            if delay > 0:
+                self.shaper.waits += 1
+                await self._wait_change(now + max(delay, _MIN_WAIT))
+                continue
+            if self.held == 0:
+                self.probe.idle()  # waiting for data is not a stall
+                self._promised_until = 0.0
+            batch = await self.reader.next_batch(max_bytes=self.config.batch.max_bytes)
+            self.held += 1
+            nursery.start_soon(self._deliver, batch)
+
+    async def _next_endpoint(self, tried: set[int]) -> EndpointEntry | None:
+        """Wait for an untried endpoint, a request slot and bandwidth; None if all were tried."""
+        while True:
+            now = trio.current_time()
+            if self.endpoints.all_tried(tried):
+                return None
+            at = self.endpoints.available_at(now, tried)
+            if at is None or at > now:
+                await self._wait_change(at)
+                continue
+            if self.in_flight >= self.limit():
+                await self._wait_change(None)
+                continue
+            delay = self.shaper.delay(now)
+            if delay > 0:
+                self.shaper.waits += 1
+                await self._wait_change(now + max(delay, _MIN_WAIT))
+                continue
+            entry = self.endpoints.pick(now, tried)
+            if entry is not None:
+                return entry
+
+    # -- delivery ----------------------------------------------------------
+
+    async def _deliver(self, batch: Batch) -> None:
+        settled = False
+        try:
+            self.expect(self.config.timeout, "encoding a batch")
+            try:
+                body, encoding = await encode_for_wire(
+                    batch, self.config.compression, self.config.compression_params.level
+                )
+            except CorruptBatchError as exc:
+                log.error(
+                    "a %s batch of %d records cannot be sent and is dropped: %s",
+                    batch.signal.value,
+                    batch.records,
+                    exc,
+                )
+                self.reader.drop(batch, "corrupt")
+                settled = True
+                return
+            settled = await self._deliver_body(batch, body, encoding)
+        finally:
+            self.held -= 1
+            if not settled:
+                self.reader.release(batch)
+            self.notify()
+
+    def _backoff(self) -> Backoff:
         retry = self.config.retry_on_failure
-        backoff = Backoff(
+        return Backoff(
             retry.initial_interval,
             retry.max_interval,
             retry.multiplier,
             retry.randomization_factor,
+            full_jitter=retry.jitter == "full",
             rng=self.rng,
         )
-        first_attempt = trio.current_time()
+
+    async def _deliver_body(self, batch: Batch, body: bytes, encoding: str) -> bool:
+        """Try until settled; True once the batch was acked or dropped."""
+        retry = self.config.retry_on_failure
+        backoff = self._backoff()
+        first = trio.current_time()
+        tried: set[int] = set()
         while True:
-            self.probe.expect(self.config.timeout, "export request")
-            outcome = await self._attempt(batch, body, encoding)
-            if outcome.kind != "retry":
-                self._settle(batch, outcome)
-                return
-            if not retry.enabled:
-                self.reader.drop(batch, "retry_disabled")
-                return
-            if retry.max_elapsed_time and trio.current_time() - first_attempt >= retry.max_elapsed_time:
-                log.warning(
-                    "giving up on a %s batch of %d records after %.0fs of retries",
-                    batch.signal.value,
-                    batch.records,
-                    retry.max_elapsed_time,
-                )
-                self.reader.drop(batch, "retry_exhausted")
-                return
-            delay = outcome.retry_after if outcome.retry_after is not None else backoff.next_delay()
-            self.probe.expect(delay, "retry backoff")
-            await trio.sleep(delay)
+            entry = await self._next_endpoint(tried)
+            if entry is None:
+                tried.clear()
+                if any(e.breaker.is_healthy(trio.current_time()) for e in self.endpoints.entries):
+                    delay = backoff.next_delay()
+                    self.expect(delay, "retry backoff")
+                    await trio.sleep(delay)
+                continue  # every endpoint is open or held: the breakers pace the next attempt
+            # a probe (empty request) and the batch: two requests, each within exporter.timeout
+            self.expect(2 * self.config.timeout, "export request")
+            result = await Attempt(self, entry, batch, body, encoding).run()
+            if result.settles:
+                self.report.settle(batch, result)
+                return True
+            if not retry.enabled or (
+                retry.max_elapsed_time and trio.current_time() - first >= retry.max_elapsed_time
+            ):
+                reason = "retry_disabled" if not retry.enabled else "retry_exhausted"
+                self.report.give_up(batch, reason, result)
+                return True
+            tried.add(entry.index)
+            if result.retry_after is not None:
+                entry.breaker.hold_until(trio.current_time() + min(result.retry_after, retry.max_retry_after))
+                tried.discard(entry.index)  # its hold, not the backoff, decides when it is tried again
+            self.notify()
 
-    async def _encode(self, batch: Batch) -> tuple[bytes, str]:
-        wanted = self.config.compression
-        if batch.encoding == "identity" and wanted == "gzip":
-            if len(batch.body) > _THREAD_COMPRESS_THRESHOLD:
-                return await trio.to_thread.run_sync(gzip.compress, batch.body, 6), "gzip"
-            return gzip.compress(batch.body, 6), "gzip"
-        if batch.encoding == "identity" and wanted == "zstd":
-            import zstandard
+    # -- views -------------------------------------------------------------
 
-            return zstandard.ZstdCompressor(level=3).compress(batch.body), "zstd"
-        if batch.encoding == "identity" or (wanted != "none" and batch.encoding == wanted):
-            return batch.body, batch.encoding
-        raise NotImplementedError(f"re-encoding {batch.encoding} bodies as {wanted}")
+    def status(self) -> dict[str, Any]:
+        return self.report.status()
 
-    async def _attempt(self, batch: Batch, body: bytes, encoding: str) -> ExportOutcome:
-        signal = batch.signal.value
-        started = trio.current_time()
-        try:
-            with trio.fail_after(self.config.timeout):
-                response = await self._post(batch.signal.http_path, body, encoding)
-        except (ExportTransportError, trio.TooSlowError, OSError) as exc:
-            await self._close_connection()
-            reason = "timed out" if isinstance(exc, trio.TooSlowError) else str(exc) or type(exc).__name__
-            self._note_unreachable(reason)
-            self.counters.requests.inc(signal=signal, outcome="transport_error")
-            return ExportOutcome("retry", message=reason)
-        self.counters.latency.observe(trio.current_time() - started, signal=signal)
-        self.counters.sent_bytes.inc(len(body), signal=signal)
-        outcome = classify(
-            response.status,
-            response.body,
-            content_type=response.header("content-type"),
-            retry_after=response.header("retry-after"),
-        )
-        self.counters.requests.inc(signal=signal, outcome=outcome.kind)
-        if outcome.kind == "retry":
-            self._note_unreachable(f"HTTP {outcome.status} {outcome.message}".strip())
-        else:
-            self._note_reachable()
-        return outcome
 
-    async def _post(self, path: str, body: bytes, encoding: str) -> Any:
-        if self._connection is None or not self._connection.is_reusable():
-            await self._close_connection()
-            try:
-                stream = await self.connect(self.endpoint)
-            except OSError as exc:
-                raise ExportTransportError(
-                    f"cannot connect to {self.endpoint.authority}: {describe_os_error(exc)}"
-                ) from exc
-            self._connection = HttpConnection(stream)
-        headers = [("Content-Type", "application/x-protobuf"), *self.config.headers.items()]
-        if encoding != "identity":
-            headers.append(("Content-Encoding", encoding))
-        return await self._connection.request(
-            "POST", self.endpoint.base_path + path, host=self.endpoint.authority, headers=headers, body=body
-        )
-
-    def _settle(self, batch: Batch, outcome: ExportOutcome) -> None:
-        signal = batch.signal.value
-        if outcome.kind == "permanent":
-            self.status.requests_failed += 1
-            self.status.last_error = f"HTTP {outcome.status}: {outcome.message}"
-            self.status.last_error_unix = time.time()
-            log.error(
-                "upstream refused a %s batch of %d records with HTTP %d: %s; the batch is dropped",
-                signal,
-                batch.records,
-                outcome.status,
-                outcome.message or "(no message)",
-            )
-            self.reader.drop(batch, f"http_{outcome.status}")
-            return
-        delivered = batch.records - min(outcome.rejected, batch.records)
-        if outcome.rejected:
-            self.counters.dropped.inc(outcome.rejected, signal=signal, reason="rejected")
-            log.warning(
-                "upstream rejected %d of %d %s: %s",
-                outcome.rejected,
-                batch.records,
-                batch.signal.record_noun,
-                outcome.message or "(no message)",
-            )
-        self.counters.exported.inc(delivered, signal=signal)
-        self.status.requests_ok += 1
-        self.status.last_success_unix = time.time()
-        self.reader.ack(batch)
-
-    def _note_unreachable(self, reason: str) -> None:
-        self.status.requests_failed += 1
-        self.status.last_error = reason
-        self.status.last_error_unix = time.time()
-        if self.status.upstream != "unreachable":
-            self.status.upstream = "unreachable"
-            self.status.unreachable_since_unix = time.time()
-        report = self._unreachable.failure(trio.current_time())
-        if report.kind is ReportKind.FIRST:
-            log.warning(
-                "upstream %s is unreachable (%s); telemetry stays queued and is retried with "
-                "backoff up to %gs",
-                self.config.endpoint,
-                reason,
-                self.config.retry_on_failure.max_interval,
-            )
-        elif report.kind is ReportKind.SUMMARY:
-            log.warning(
-                "upstream %s still unreachable after %s (%d failed attempts; last error: %s); "
-                "telemetry stays queued",
-                self.config.endpoint,
-                report.lasted(),
-                report.failures,
-                reason,
-            )
-
-    def _note_reachable(self) -> None:
-        report = self._unreachable.success(trio.current_time())
-        if report is not None:
-            log.info(
-                "upstream %s is reachable again after %s (%d failed attempts)",
-                self.config.endpoint,
-                report.lasted(),
-                report.failures,
-            )
-        elif self.status.upstream == "unknown":
-            log.info("upstream %s is reachable", self.config.endpoint)
-        self.status.upstream = "reachable"
-        self.status.unreachable_since_unix = None
-
-    async def _close_connection(self) -> None:
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            await connection.aclose()
+__all__ += ["AttemptResult"]

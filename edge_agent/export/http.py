@@ -18,6 +18,7 @@ import trio
 
 from edge_agent._version import __version__
 from edge_agent.errors import ConfigError, ExportTransportError
+from edge_agent.tls.errors import transport_error
 
 USER_AGENT = f"edge-agent/{__version__}".encode()
 _READ_SIZE = 65536
@@ -68,13 +69,34 @@ class Response:
 
 
 class HttpConnection:
-    """One keep-alive HTTP/1.1 connection."""
+    """One keep-alive HTTP/1.1 connection.
 
-    def __init__(self, stream: trio.abc.Stream, *, max_response_bytes: int = 1 << 20) -> None:
+    ``target`` (``host:port``) prefixes error messages; ``generation`` is the
+    TLS credentials generation it was opened with (the pool retires older
+    ones); ``requests_done`` > 0 means the connection is being reused, which
+    the exporter needs to tell a stale keep-alive connection from a dead
+    upstream.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        *,
+        target: str = "upstream",
+        generation: int = 0,
+        max_response_bytes: int = 1 << 20,
+    ) -> None:
         self._stream = stream
         self._h11 = h11.Connection(h11.CLIENT)
         self._max_response_bytes = max_response_bytes
         self._broken = False
+        self.target = target
+        self.generation = generation
+        self.requests_done = 0
+        self.response_started = False
+        self._eof = False
+        self.idle_since = 0.0
+        self.transport: object = None  # the TCP-level stream, for the pool's liveness check
 
     def is_reusable(self) -> bool:
         return not self._broken and self._h11.our_state is h11.IDLE and self._h11.their_state is h11.IDLE
@@ -83,19 +105,14 @@ class HttpConnection:
         self, method: str, target: str, *, host: str, headers: list[tuple[str, str]], body: bytes
     ) -> Response:
         if not self.is_reusable():
-            raise ExportTransportError("connection is not reusable")
-        all_headers = [
-            ("Host", host),
-            ("User-Agent", USER_AGENT.decode()),
-            ("Content-Length", str(len(body))),
-            *headers,
-        ]
+            raise ExportTransportError(f"{self.target}: connection is not reusable", kind="closed")
+        self.response_started = False
         try:
             # one write for head, body and end: fewer syscalls and no small-packet stalls
             data = b"".join(
                 self._h11.send(event) or b""
                 for event in (
-                    h11.Request(method=method, target=target, headers=all_headers),
+                    h11.Request(method=method, target=target, headers=request_headers(host, headers, body)),
                     h11.Data(data=body),
                     h11.EndOfMessage(),
                 )
@@ -105,6 +122,7 @@ class HttpConnection:
         except BaseException:
             self._broken = True
             raise
+        self.requests_done += 1
         if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
             self._h11.start_next_cycle()
         else:
@@ -115,7 +133,7 @@ class HttpConnection:
         try:
             await self._stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            raise ExportTransportError(f"connection broke while sending: {exc}") from exc
+            raise transport_error(exc, target=self.target, action="sending the request") from exc
 
     async def _read_response(self) -> Response:
         status = 0
@@ -129,12 +147,18 @@ class HttpConnection:
             elif isinstance(event, h11.Data):
                 size += len(event.data)
                 if size > self._max_response_bytes:
-                    raise ExportTransportError(f"response body larger than {self._max_response_bytes} bytes")
+                    raise ExportTransportError(
+                        f"{self.target}: response body larger than {self._max_response_bytes} bytes",
+                        kind="protocol",
+                    )
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 return Response(status, headers, b"".join(chunks))
             elif isinstance(event, h11.ConnectionClosed):
-                raise ExportTransportError("server closed the connection before responding")
+                raise ExportTransportError(
+                    f"{self.target}: the server closed the connection without a complete response",
+                    kind="closed",
+                )
             # InformationalResponse (1xx) is skipped
 
     async def _next_event(self) -> h11.Event:
@@ -142,13 +166,25 @@ class HttpConnection:
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
-                raise ExportTransportError(f"malformed HTTP response: {exc}") from exc
+                if self._eof:  # h11 reports an early close as a protocol error; it is a close
+                    raise ExportTransportError(
+                        f"{self.target}: the server closed the connection without a complete response",
+                        kind="closed",
+                    ) from exc
+                raise ExportTransportError(
+                    f"{self.target}: malformed HTTP response ({exc}); is this an OTLP/HTTP endpoint?",
+                    kind="protocol",
+                ) from exc
             if event is not h11.NEED_DATA:
                 return event  # type: ignore[return-value]
             try:
                 data = await self._stream.receive_some(_READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                raise ExportTransportError(f"connection broke while reading: {exc}") from exc
+                raise transport_error(exc, target=self.target, action="reading the response") from exc
+            if data:
+                self.response_started = True
+            else:
+                self._eof = True
             self._h11.receive_data(bytes(data))
 
     async def aclose(self) -> None:
@@ -157,5 +193,15 @@ class HttpConnection:
             scope.shield = True
             try:
                 await self._stream.aclose()
-            except (trio.BrokenResourceError, OSError):
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
+
+
+def request_headers(host: str, headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+    return [("Host", host), ("User-Agent", USER_AGENT.decode()), ("Content-Length", str(len(body))), *headers]
+
+
+def head_size(method: str, target: str, headers: list[tuple[str, str]]) -> int:
+    """Bytes of the request line and headers on the wire (for the bandwidth cap)."""
+    line = len(method) + len(target) + len(" HTTP/1.1\r\n") + 1
+    return line + sum(len(k) + len(v) + 4 for k, v in headers) + 2

@@ -7,6 +7,11 @@ Per the OTLP specification (and DESIGN.md):
   never retried. An empty 2xx body is full success (rotel sends one).
 * 429, 502, 503 and 504 are retryable, honouring ``Retry-After`` (seconds or
   an HTTP date).
+* 401, 403 and 407, and the 400 that nginx sends when it refuses a client
+  certificate (``ssl_verify_client on``), are ``auth``: the agent's
+  credentials are wrong, not the data. Deliberately unlike other 4xx, the
+  batch is kept and retried (behind the circuit breaker) until the
+  credentials are fixed; dropping it would lose data for a config error.
 * Every other status is permanent: the batch is dropped and counted, and the
   server's message (a ``google.rpc.Status`` body) is logged.
 """
@@ -22,7 +27,14 @@ from typing import Literal
 from edge_agent.otlp import wire
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-OutcomeKind = Literal["success", "partial", "retry", "permanent"]
+AUTH_STATUSES = frozenset({401, 403, 407})
+OutcomeKind = Literal["success", "partial", "retry", "auth", "permanent"]
+# what nginx puts in its 400 page when ssl_verify_client refuses the client
+_CLIENT_CERT_REFUSALS = (b"No required SSL certificate was sent", b"The SSL certificate error")
+
+
+def is_client_cert_refusal(status: int, body: bytes) -> bool:
+    return status == 400 and any(marker in body[:2048] for marker in _CLIENT_CERT_REFUSALS)
 
 
 @dataclass(frozen=True)
@@ -44,10 +56,20 @@ def classify(
             return ExportOutcome("partial", status, rejected=rejected, message=message)
         return ExportOutcome("success", status)
     message = parse_error_message(body, content_type)
+    if status in AUTH_STATUSES or is_client_cert_refusal(status, body):
+        if is_client_cert_refusal(status, body):
+            message = "the upstream refused our client certificate: " + _html_title(body)
+        return ExportOutcome("auth", status, message=message)
     if status in RETRYABLE_STATUSES:
         delay = parse_retry_after(retry_after, now=now)
         return ExportOutcome("retry", status, retry_after=delay, message=message)
     return ExportOutcome("permanent", status, message=message)
+
+
+def _html_title(body: bytes) -> str:
+    text = body[:2048].decode("utf-8", "replace")
+    start, end = text.find("<title>"), text.find("</title>")
+    return text[start + 7 : end].strip() if 0 <= start < end else text[:120].strip()
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -134,5 +156,7 @@ def parse_error_message(body: bytes, content_type: str | None, *, limit: int = 3
                     return value.decode("utf-8", "replace")[:limit]
         except wire.WireError:
             pass
+    if content_type and "html" in content_type.lower():
+        return _html_title(body)[:limit]  # proxies (nginx) answer with an HTML page
     text = body[:limit].decode("utf-8", "replace")
     return "".join(ch if ch.isprintable() else "?" for ch in text)

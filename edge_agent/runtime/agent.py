@@ -23,7 +23,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from edge_agent.config.load import LoadedConfig
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, ReconfigureError
 from edge_agent.export.config import ExporterConfig
-from edge_agent.export.exporter import Connector, Exporter, ExportStatus, open_tcp
+from edge_agent.export.exporter import Connector, Exporter, open_tcp
 from edge_agent.httpserver import HttpServer
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
@@ -102,6 +102,7 @@ class Agent:
         clock: AgentClock | None = None,
         connect: Connector = open_tcp,
         config_files: tuple[str, ...] = (),
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.config = config
         self.registry = registry
@@ -114,6 +115,7 @@ class Agent:
         self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self._connect = connect
+        self._environ = environ  # $CREDENTIALS_DIRECTORY for the exporter's key and header files
         self.exporter = self._new_exporter(config.exporter)
         self._statuses: dict[str, PluginStatus] = {}
         self.admin_address: tuple[str, int] | None = None
@@ -141,16 +143,17 @@ class Agent:
         return self._statuses.get(name)
 
     @property
-    def export_status(self) -> ExportStatus:
-        return self.exporter.status
+    def export_status(self) -> dict[str, Any]:
+        """The exporter's ``/status`` section (endpoints, TLS, concurrency, health)."""
+        return self.exporter.status()
 
     def _new_exporter(self, config: ExporterConfig) -> Exporter:
         return Exporter(
             config,
             self.buffer,
             self.instruments.export,
-            ExportStatus(endpoint=config.endpoint),
             connect=self._connect,
+            environ=self._environ,
             probe=self._probe("exporter"),
         )
 
@@ -183,6 +186,7 @@ class Agent:
         async with trio.open_nursery() as core:
             self._core = core
             core.start_soon(beat_event_loop, self._probe("event_loop"))
+            await self.exporter.prepare()  # certificates and secrets: a ConfigError stops the start here
             self._exporter_task = await StoppableTask.start(core, "exporter", self.exporter.run)
             if self.config.admin.enabled:
                 await core.start(self._serve_admin)
@@ -348,7 +352,7 @@ class Agent:
                 "records": self.buffer.queued_records(),
             },
             "export": {
-                **self.export_status.as_dict(),
+                **self.export_status,
                 "exported": {s["signal"]: v for s, v in _by_labels(self.instruments.export.exported)},
                 "dropped": [{**labels, "records": v} for labels, v in _by_labels(dropped)],
             },
@@ -417,6 +421,7 @@ class Agent:
             prepared.plugins[name] = self._construct(name, new, registry)
         if plan.replace_exporter:
             prepared.exporter = self._new_exporter(new.exporter)
+            await prepared.exporter.prepare()  # bad new TLS files refuse the reload, before anything changes
         return prepared
 
     async def _apply(self, plan: ReconfigPlan, prepared: _Prepared, undo: list[Undo]) -> None:
@@ -477,10 +482,10 @@ class Agent:
         """The facts behind the one-line ``STATUS=`` shown by ``systemctl status``."""
         return ServiceSummary(
             state=self._stage.state,
-            upstream=self.export_status.upstream,
+            upstream=self.export_status["upstream"],
             queued_records=sum(self.buffer.queued_records().values()),
             queued_bytes=self.buffer.queued_bytes(),
-            last_export_unix=self.export_status.last_success_unix,
+            last_export_unix=self.export_status["last_success_unix"],
             plugins=len(self._runners),
             health=self.health()[1] if self._stage.state in ("running", "reloading") else "",
         )

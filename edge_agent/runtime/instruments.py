@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from edge_agent.export.exporter import ExportCounters
+from edge_agent.export.status import ExportCounters
 from edge_agent.runtime.pipeline import PipelineCounters
 from edge_agent.runtime.supervisor import PluginCounters
 from edge_agent.runtime.telemetry import Counter, Registry
@@ -49,17 +49,7 @@ class AgentInstruments:
                 labels=("plugin", "event"),
             ),
         )
-        export = ExportCounters(
-            exported=reg.counter("records.exported", "records delivered upstream", labels=("signal",)),
-            dropped=dropped,
-            requests=reg.counter(
-                "export.requests", "upstream requests by outcome", labels=("signal", "outcome")
-            ),
-            sent_bytes=reg.counter(
-                "export.sent", "request body bytes sent upstream", unit="By", labels=("signal",)
-            ),
-            latency=reg.histogram("export.latency", "upstream request latency", labels=("signal",)),
-        )
+        export = ExportCounters.create(reg, dropped)
         _process_gauges(reg)
         return cls(reg, pipeline, plugins, export, dropped)
 

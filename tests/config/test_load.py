@@ -50,7 +50,7 @@ def test_layer_precedence(tmp_path: Path) -> None:
         """
         profile = "raspberry-pi-4"
         [exporter]
-        endpoint = "http://main:4318"
+        endpoint = "https://main:4318"
         timeout = "3s"
         compression = "none"
         [buffer]
@@ -58,10 +58,10 @@ def test_layer_precedence(tmp_path: Path) -> None:
         """,
         dropins={
             "10-a.toml": '[exporter]\ntimeout = "4s"\n',
-            "20-b.toml": '[exporter]\ntimeout = "5s"\nendpoint = "http://dropin:4318"\n',
+            "20-b.toml": '[exporter]\ntimeout = "5s"\nendpoint = "https://dropin:4318"\n',
         },
         env={
-            "EDGE_AGENT__EXPORTER__ENDPOINT": "http://env:4318",
+            "EDGE_AGENT__EXPORTER__ENDPOINT": "https://env:4318",
             "EDGE_AGENT__EXPORTER__COMPRESSION": "zstd",
             "UNRELATED": "x",
         },
@@ -70,7 +70,7 @@ def test_layer_precedence(tmp_path: Path) -> None:
     cfg, prov = loaded.config, loaded.provenance
     assert cfg.exporter.timeout == 5.0
     assert prov["exporter.timeout"].endswith("20-b.toml:2")
-    assert cfg.exporter.endpoint == "http://env:4318"
+    assert cfg.exporter.endpoint == "https://env:4318"
     assert prov["exporter.endpoint"] == "env EDGE_AGENT__EXPORTER__ENDPOINT"
     assert cfg.exporter.compression == "gzip"
     assert prov["exporter.compression"] == "--set exporter.compression"

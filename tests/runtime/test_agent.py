@@ -107,7 +107,7 @@ async def test_upstream_down_at_start_then_up(tmp_path: Path) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(agent.run)
             await trio.sleep(1.5)
-            assert agent.export_status.upstream == "unreachable"
+            assert agent.exporter.status()["upstream"] == "unreachable"
             collected_while_down = agent.instruments.pipeline.collected.value(
                 signal="metrics", plugin="hostmetrics"
             )
@@ -115,7 +115,7 @@ async def test_upstream_down_at_start_then_up(tmp_path: Path) -> None:
             await outer.start(sink.serve, "127.0.0.1", port)
             with trio.fail_after(10):
                 await sink.wait_for(Signal.METRICS, int(collected_while_down))
-            assert agent.export_status.upstream == "reachable"
+            assert agent.exporter.status()["upstream"] == "reachable"
             agent.request_stop()
         outer.cancel_scope.cancel()
 

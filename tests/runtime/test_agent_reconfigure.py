@@ -176,13 +176,13 @@ async def test_exporter_swap_loses_no_batch(harness: Harness, thread_safe_clock:
     agent = await harness.start(_plugins(("a", "")) + retry)
     with trio.fail_after(60):
         await poll_until(
-            lambda: agent.export_status.requests_failed >= 3 and agent.buffer.in_flight_bytes() > 0
+            lambda: agent.export_status["requests_failed"] >= 3 and agent.buffer.in_flight_bytes() > 0
         )
     plan = await agent.reconfigure(
         harness.load(_plugins(("a", "")) + retry + '\n[exporter.headers]\nx-generation = "2"\n')  # type: ignore[arg-type]
     )
     assert plan.replace_exporter
-    assert agent.export_status.requests_failed == 0  # a fresh exporter
+    assert agent.export_status["requests_failed"] == 0  # a fresh exporter
     harness.sink.fail_with = None
     await trio.sleep(5)
     await harness.stop()

@@ -81,7 +81,7 @@ def test_resource_change_restarts_every_instance() -> None:
 
 def test_exporter_change_replaces_the_exporter_only() -> None:
     """A changed [exporter] swaps the exporter and leaves the plugins alone."""
-    new = dataclasses.replace(BASE, exporter=ExporterConfig(endpoint="http://10.0.0.5:4318"))
+    new = dataclasses.replace(BASE, exporter=ExporterConfig(endpoint="https://10.0.0.5:4318"))
     plan = plan_reconfigure(BASE, new)
     assert plan.replace_exporter
     assert plan.restart == ()

@@ -1,0 +1,90 @@
+"""Secret and certificate files: where they are, who may read them, whether they changed.
+
+Blocking helpers (``stat``/``open``): call them from a worker thread.
+
+Paths may name systemd credentials: ``$CREDENTIALS_DIRECTORY/key.pem`` (or
+``${CREDENTIALS_DIRECTORY}/key.pem``) expands to the service's credentials
+directory (``LoadCredential=`` in the unit file), and so does a bare
+relative name when that directory is set and holds the file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_agent.errors import ConfigError
+
+_CREDENTIALS_VARS = ("${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY")
+
+
+def resolve_path(value: str, environ: Mapping[str, str], *, key: str) -> Path:
+    """The file a config value names, with systemd credential directories expanded."""
+    credentials = environ.get("CREDENTIALS_DIRECTORY", "").split(":")[0]
+    for var in _CREDENTIALS_VARS:
+        if value.startswith(var):
+            if not credentials:
+                raise ConfigError(
+                    f"{value!r} refers to $CREDENTIALS_DIRECTORY, which is not set "
+                    "(it is set by systemd for units with LoadCredential=)",
+                    key=key,
+                )
+            return Path(credentials) / value[len(var) :].lstrip("/")
+    path = Path(value)
+    if not path.is_absolute() and credentials and (Path(credentials) / path).exists():
+        return Path(credentials) / path
+    return path
+
+
+def check_private(path: Path, *, key: str) -> None:
+    """Refuse a secret file that every user on the device may read or change."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}", key=key) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", key=key) from None
+    if mode & (stat.S_IROTH | stat.S_IWOTH):
+        raise ConfigError(
+            f"{path} is accessible to every user on the device (mode {stat.filemode(mode)}); "
+            f"a private key must not be: run 'chmod 600 {path}' (or 640 with the agent's group), "
+            "or deliver it as a systemd credential",
+            key=key,
+        )
+
+
+def read_text(path: Path, *, key: str, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}", key=key) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read {what} {path}: {reason}", key=key) from None
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What changes when a file is rewritten or replaced: inode, size, mtime."""
+
+    path: str
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStamp:
+        """The file's current stamp; a missing file gets an all-zero stamp."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return cls(str(path), 0, 0, 0, 0)
+        return cls(str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def stamps(paths: tuple[Path, ...]) -> tuple[FileStamp, ...]:
+    return tuple(FileStamp.of(p) for p in paths)
