@@ -14,6 +14,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from edge_agent.config.units import Duration
+from edge_agent.tls.config import TlsClientConfig
 
 
 def _check_endpoint(value: str) -> None:
@@ -109,6 +110,10 @@ class FleetConfig:
     renew_before: Duration = field(
         default=Duration(30 * 86400.0),
         metadata={"help": "with request_certificate: renew this long before the certificate expires"},
+    )
+    tls: TlsClientConfig = field(
+        default_factory=TlsClientConfig,
+        metadata={"help": "TLS for https:// endpoints; unset = the exporter's [exporter.tls] files"},
     )
 
     def __post_init__(self) -> None:

@@ -51,19 +51,26 @@ class Snapshot:
     export_ok: int  # successful export requests so far (of the current exporter)
     export_error: str | None
     endpoint: str
+    export_warnings: str = ""  # certificate expiring, daily bandwidth budget used up ...
     mode: str = ""  # degradation mode, once the scheduler (issue 8) reports one
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _export_view(agent: Any) -> tuple[str, int, str | None, str]:
-    status = agent.export_status
-    return status.upstream, status.requests_ok, status.last_error, status.endpoint
+def _export_view(agent: Any) -> tuple[str, int, str | None, str, str]:
+    status = agent.export_status  # the exporter's /status section
+    return (
+        status["upstream"],
+        status["requests_ok"],
+        status["last_error"],
+        status["endpoint"],
+        "; ".join(status.get("warnings", ())),
+    )
 
 
 def snapshot(agent: Any) -> Snapshot:
     """Read the agent's live state (cheap: counters and flags only)."""
     live, liveness = agent.health()
-    upstream, ok, error, endpoint = _export_view(agent)
+    upstream, ok, error, endpoint, warnings = _export_view(agent)
     buffer = agent.buffer
     plugins = tuple(PluginView(s.name, s.type, s.state, s.last_error) for s in agent.plugin_statuses)
     return Snapshot(
@@ -80,6 +87,7 @@ def snapshot(agent: Any) -> Snapshot:
         export_ok=ok,
         export_error=error,
         endpoint=endpoint,
+        export_warnings=warnings,
         mode=str(getattr(agent, "degradation_mode", "") or ""),
     )
 
@@ -118,7 +126,8 @@ def component_health(snap: Snapshot, *, now_ns: int | None = None) -> m.Componen
         now,
     )
     export_ok = snap.upstream != "unreachable"
-    children["exporter"] = _node(export_ok, f"upstream {snap.upstream}", snap.export_error, start, now)
+    status = f"upstream {snap.upstream}" + (f"; {snap.export_warnings}" if snap.export_warnings else "")
+    children["exporter"] = _node(export_ok, status, snap.export_error, start, now)
     if snap.mode:
         children["mode"] = _node(True, snap.mode, None, start, now)
     problems = [f"{name}: {c.last_error or c.status}" for name, c in children.items() if not c.healthy]

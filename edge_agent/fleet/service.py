@@ -22,15 +22,14 @@ import logging
 import platform
 import socket
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from edge_agent._version import __version__
-from edge_agent.errors import ExportTransportError
+from edge_agent.errors import EdgeAgentError, ExportTransportError
 from edge_agent.export.otlp_http import parse_retry_after
 from edge_agent.fleet import effective
 from edge_agent.fleet import messages as m
@@ -45,11 +44,14 @@ from edge_agent.fleet.protocol import (
     RemoteConfigOffer,
     Report,
 )
-from edge_agent.fleet.rotation import CertificateRotator, CertPaths, Install, Probe
+from edge_agent.fleet.rotation import CertificateRotator, CertPaths
 from edge_agent.fleet.timing import PollTiming
 from edge_agent.fleet.transport import Connector, OpampTransport, opamp_endpoint, open_tcp
 from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
 from edge_agent.runtime.state import CborStateStore, ensure_private_dir
+
+if TYPE_CHECKING:
+    from edge_agent.fleet.tlswire import FleetTls
 
 log = logging.getLogger("edge_agent.fleet")
 
@@ -58,16 +60,6 @@ INTERRUPTED = (
     "the agent restarted while applying this config (crash, kill or power loss); it runs the previous "
     "config again and will not retry this one: push it again with a newer version"
 )
-
-
-@dataclass(frozen=True)
-class RotationWiring:
-    """What certificate rotation needs from the TLS stack (built in :mod:`.startup`)."""
-
-    paths: CertPaths
-    probe: Probe
-    install: Install
-    current_cert: Callable[[], bytes | None]  # the live certificate's PEM (blocking), for CSR renewal
 
 
 class FleetService:
@@ -79,7 +71,7 @@ class FleetService:
         *,
         connect: Connector = open_tcp,
         environ: Mapping[str, str] | None = None,
-        rotation: RotationWiring | None = None,
+        tls: FleetTls | None = None,
     ) -> None:
         self.boot = boot
         self.fleet = boot.loaded.config.fleet
@@ -100,7 +92,7 @@ class FleetService:
         self._effective_cache: tuple[object, object, m.EffectiveConfig] | None = None
         self._description_cache: tuple[object, m.AgentDescription] | None = None
         self._state: CborStateStore | None = None
-        self.rotation_wiring = rotation
+        self.tls = tls
         self.rotator: CertificateRotator | None = None
         self._cert_offer: CertificateOffer | None = None
         self._cert_ready = trio.Event()
@@ -118,9 +110,8 @@ class FleetService:
         )
         if self.fleet.public_key_file:
             caps |= m.ACCEPTS_REMOTE_CONFIG
-        if self.rotation_wiring is not None and (
-            self.fleet.accept_certificates or self.fleet.request_certificate
-        ):
+        can_rotate = self.tls is not None and self.tls.cert_paths() is not None
+        if can_rotate and (self.fleet.accept_certificates or self.fleet.request_certificate):
             caps |= m.ACCEPTS_OPAMP_CONNECTION_SETTINGS | m.REPORTS_CONNECTION_SETTINGS_STATUS
         return caps
 
@@ -178,21 +169,11 @@ class FleetService:
             connect=self.connect,
             compression=self.fleet.compression,
             headers=self.fleet.headers,
+            timeout=self.fleet.timeout,
         )
         agent.status_extras["fleet"] = self.status
         log.info("fleet: instance %s reporting to %s", m.uid_text(core.instance_uid), self.fleet.endpoint)
-        if self.rotation_wiring is not None:
-            wiring = self.rotation_wiring
-            self.rotator = CertificateRotator(
-                self.state_dir,
-                wiring.paths,
-                probe=wiring.probe,
-                install=wiring.install,
-                on_change=self._notify,
-            )
-            self._csr = await trio.to_thread.run_sync(
-                self._certificate_request, m.uid_text(core.instance_uid)
-            )
+        await self._start_tls(agent, core)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._apply_worker)
@@ -249,19 +230,65 @@ class FleetService:
             csr=self._csr,
         )
 
+    async def _start_tls(self, agent: Any, core: ClientCore) -> None:
+        """Load the OpAMP connection's TLS credentials; set up certificate rotation."""
+        tls, transport = self.tls, self.transport
+        if tls is None or transport is None:
+            return
+        if transport.endpoint.scheme == "https":
+            await self._load_credentials()
+        paths = tls.cert_paths()
+        if paths is None:
+            return
+
+        async def probe(candidate: CertPaths) -> None:
+            hello = m.AgentToServer(
+                instance_uid=core.instance_uid, sequence_num=core.sequence_num, capabilities=core.capabilities
+            )
+            await tls.probe(candidate, transport.endpoint, hello.SerializeToString(), agent)
+
+        async def install(rotated: CertPaths) -> None:
+            await tls.install(rotated, agent)
+
+        self.rotator = CertificateRotator(
+            self.state_dir, paths, probe=probe, install=install, on_change=self._notify
+        )
+        self._csr = await trio.to_thread.run_sync(self._certificate_request, m.uid_text(core.instance_uid))
+
+    async def _load_credentials(self) -> None:
+        assert self.tls is not None
+        assert self.transport is not None
+        try:
+            credentials = await trio.to_thread.run_sync(self.tls.load)
+        except EdgeAgentError as exc:
+            self.last_error = f"cannot load the fleet TLS credentials: {exc}"
+            log.error("fleet: %s; the agent runs on without the fleet and retries", self.last_error)
+            return
+        self.transport.pool.credentials = credentials
+
     def _certificate_request(self, common_name: str) -> bytes:
         """A CSR to send when asked to and the certificate is missing or expiring (blocking)."""
         from edge_agent.fleet import csr
 
-        if not self.fleet.request_certificate or self.rotation_wiring is None:
+        if not self.fleet.request_certificate or self.tls is None:
             return b""
-        current = self.rotation_wiring.current_cert()
+        current = self.tls.current_cert()
         if current is not None and not csr.expires_within(current, self.fleet.renew_before):
             return b""
         log.info("fleet: requesting a client certificate from the fleet server (CSR for %s)", common_name)
         return csr.pending_request(self.state_dir, common_name).csr_pem
 
     # -- the loop ----------------------------------------------------------
+
+    async def _refresh_credentials(self) -> None:
+        """https only: load credentials that failed to load before; follow changed certificate files."""
+        if self.tls is None or self.transport is None or self.transport.endpoint.scheme != "https":
+            return
+        credentials = self.transport.pool.credentials
+        if credentials is None:
+            await self._load_credentials()
+        elif credentials.current.config.reload_interval:
+            await credentials.reload_if_changed()
 
     def _notify(self) -> None:
         self._news.set()
@@ -280,6 +307,7 @@ class FleetService:
 
     async def _exchange(self, agent: Any, core: ClientCore, transport: OpampTransport) -> float | None:
         """One request/response; returns how long to wait before the next one (None: at once)."""
+        await self._refresh_credentials()
         body = core.next_message(self.report(agent))
         try:
             with trio.fail_after(self.fleet.timeout):

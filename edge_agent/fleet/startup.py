@@ -7,35 +7,32 @@ enabled = true``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 from edge_agent.config.load import LoadedConfig
-from edge_agent.errors import ConfigError
 from edge_agent.fleet.apply import Loader
 from edge_agent.fleet.boot import boot
+from edge_agent.fleet.rotation import recover
 from edge_agent.fleet.service import FleetService
-from edge_agent.fleet.transport import Connector, opamp_endpoint, open_tcp
+from edge_agent.fleet.tlswire import FleetTls
 from edge_agent.runtime.discovery import PluginRegistry
 
-
-def fleet_connector(loaded: LoadedConfig, environ: Mapping[str, str]) -> Connector:
-    """How the client connects: TCP for http://, the exporter's TLS stack for https://."""
-    endpoint = opamp_endpoint(loaded.config.fleet.endpoint)
-    if endpoint.scheme == "https":
-        raise ConfigError(
-            "https:// fleet endpoints need the TLS client stack of the exporter, which this build lacks",
-            key="fleet.endpoint",
-        )
-    return open_tcp
+log = logging.getLogger("edge_agent.fleet")
 
 
 def start_fleet(
     local: LoadedConfig, loader: Loader, state_dir: Path, environ: Mapping[str, str]
 ) -> tuple[LoadedConfig, FleetService]:
-    """The config to start with (last-known-good remote layer applied) and the fleet client task."""
+    """The config to start with (last-known-good remote layer applied) and the fleet client task.
+
+    A certificate rotation cut short by a crash is finished (or dropped) first: nothing has
+    loaded the certificate files yet.
+    """
+    note = recover(state_dir)
+    if note:
+        log.warning("fleet: %s", note)
     started = boot(local, loader, state_dir, PluginRegistry.for_config)
-    service = FleetService(
-        started, loader, state_dir, connect=fleet_connector(started.loaded, environ), environ=environ
-    )
-    return started.loaded, service
+    tls = FleetTls(started.loaded.config, environ)
+    return started.loaded, FleetService(started, loader, state_dir, environ=environ, tls=tls)

@@ -1,36 +1,40 @@
 """Moving OpAMP bytes over HTTP: one POST per ``AgentToServer``, the ``ServerToAgent`` back.
 
-The thin trio shell of the client. It owns one keep-alive connection at a
-time, opened through a connection source: plain TCP here, or the exporter's
-TLS stack for ``https://`` endpoints (``edge_agent.tls``), so the OpAMP
-client and the exporter share one mTLS implementation and one set of client
-credentials. Bodies larger than ``GZIP_MIN_BYTES`` are gzipped (a heartbeat
-of ~30 bytes would only grow); gzipped answers are inflated with a size cap.
-Errors leave as :class:`~edge_agent.errors.ExportTransportError`; callers
-own the deadline (``trio.fail_after``).
+The thin trio shell of the client. Connections come from the exporter's
+:class:`~edge_agent.export.pool.ConnectionPool`: keep-alive, TCP connect and
+TLS handshake deadlines, precise errors, and for ``https://`` endpoints the
+same mTLS stack as the exporter (``edge_agent.tls``) with live
+:class:`~edge_agent.tls.store.TlsCredentials`: after a certificate rotation
+the pool retires connections opened with the old credentials. Bodies of
+``GZIP_MIN_BYTES`` and more are gzipped (a heartbeat of ~30 bytes would only
+grow); gzipped answers are inflated with a size cap. Errors leave as
+:class:`~edge_agent.errors.ExportTransportError`; callers own the deadline
+(``trio.fail_after``).
 """
 
 from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-import trio
 
 from edge_agent._version import __version__
 from edge_agent.errors import ExportTransportError
-from edge_agent.export.http import Endpoint, HttpConnection, Response
+from edge_agent.export.http import Endpoint, Response
+from edge_agent.export.pool import ConnectionPool, Connector, open_tcp
 from edge_agent.fleet import messages as m
+
+__all__ = [
+    "GZIP_MIN_BYTES",
+    "MAX_RESPONSE_BYTES",
+    "Connector",
+    "OpampTransport",
+    "opamp_endpoint",
+    "open_tcp",
+]
 
 GZIP_MIN_BYTES = 512
 MAX_RESPONSE_BYTES = 4 << 20
-Connector = Callable[[Endpoint], Awaitable[trio.abc.Stream]]
-
-
-async def open_tcp(endpoint: Endpoint) -> trio.abc.Stream:
-    return await trio.open_tcp_stream(endpoint.host, endpoint.port)
 
 
 def opamp_endpoint(url: str) -> Endpoint:
@@ -47,7 +51,6 @@ class TransportStats:
     failures: int = 0
     bytes_sent: int = 0  # request bodies as sent (after gzip)
     bytes_received: int = 0  # response bodies as received
-    connections_opened: int = 0
 
 
 class OpampTransport:
@@ -58,13 +61,20 @@ class OpampTransport:
         connect: Connector = open_tcp,
         compression: str = "gzip",
         headers: dict[str, str] | None = None,
+        timeout: float = 15.0,
     ) -> None:
         self.endpoint = endpoint
         self.compression = compression
         self.headers = dict(headers or {})
         self.stats = TransportStats()
-        self._connect = connect
-        self._connection: HttpConnection | None = None
+        # credentials are set by the fleet client once loaded (https:// only)
+        self.pool = ConnectionPool(
+            credentials=None,
+            connect=connect,
+            connect_timeout=timeout,
+            handshake_timeout=timeout,
+            max_idle_per_endpoint=1,
+        )
 
     def _request_headers(self, instance_uid: bytes, encoding: str) -> list[tuple[str, str]]:
         headers = [
@@ -85,7 +95,12 @@ class OpampTransport:
             body, encoding = gzip.compress(body, 6), "gzip"
         self.stats.requests += 1
         try:
-            connection = await self._checkout()
+            connection = await self.pool.checkout(self.endpoint)
+        except ExportTransportError as exc:
+            self.stats.failures += 1
+            message = str(exc).replace("is the collector running", "is the fleet server running")
+            raise ExportTransportError(f"fleet server {message}", kind=exc.kind) from exc
+        try:
             response = await connection.request(
                 "POST",
                 self.endpoint.base_path,
@@ -98,31 +113,17 @@ class OpampTransport:
             inflated = _inflated(response)
         except BaseException:
             self.stats.failures += 1
-            await self.aclose()
+            await connection.aclose()
             raise
-        if not connection.is_reusable():
-            await self.aclose()
+        await self.pool.checkin(self.endpoint, connection)
         return inflated
 
-    async def _checkout(self) -> HttpConnection:
-        if self._connection is not None and self._connection.is_reusable():
-            return self._connection
-        await self.aclose()
-        try:
-            stream = await self._connect(self.endpoint)
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise ExportTransportError(
-                f"cannot connect to the fleet server {self.endpoint.authority}: {reason}"
-            ) from exc
-        self.stats.connections_opened += 1
-        self._connection = HttpConnection(stream)
-        return self._connection
+    @property
+    def connections_opened(self) -> int:
+        return self.pool.stats.opened
 
     async def aclose(self) -> None:
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
-            await connection.aclose()
+        await self.pool.aclose()
 
 
 def _inflated(response: Response) -> Response:

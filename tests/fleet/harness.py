@@ -62,7 +62,7 @@ enabled = false
 enabled = false
 
 [exporter]
-endpoint = "http://sink.invalid:4318"
+endpoint = "http://localhost:4318"  # the memory connector ignores the host
 
 [plugins.hostmetrics]
 enabled = false
@@ -84,7 +84,7 @@ health_window = "3s"
 """
 
 
-DOWN_HOST = "upstream.down"
+DOWN_HOST = "127.0.0.9"  # loopback, so plain http is allowed; the connector refuses it
 
 
 def refusing(connect: Connector, host: str = DOWN_HOST) -> Connector:

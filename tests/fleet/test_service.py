@@ -195,7 +195,7 @@ async def test_exporter_that_cannot_deliver_is_rolled_back(
         config_hash = fleet.push(f'[exporter]\nendpoint = "http://{DOWN_HOST}:4318"\n', version=6)
         state = await fleet.wait_status("FAILED", config_hash)
         assert "the new exporter settings cannot deliver" in state.remote_error
-        assert agent.config.exporter.endpoint == "http://sink.invalid:4318"
+        assert agent.config.exporter.endpoint == "http://localhost:4318"
         before = fleet.sink.records[Signal.LOGS]
         await fleet.sink.wait_for(Signal.LOGS, before + 10)
     await fleet.stop_agent()
@@ -215,7 +215,7 @@ async def test_restart_runs_the_committed_config_even_without_server(
     with trio.fail_after(30):
         while fleet.service is None or fleet.service.last_error is None:
             await trio.sleep(0.5)
-    assert "cannot connect" in fleet.service.last_error
+    assert "connection refused" in fleet.service.last_error
     await fleet.stop_agent()
 
 

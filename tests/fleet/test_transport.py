@@ -63,7 +63,7 @@ async def test_large_bodies_are_gzipped_and_gzip_answers_inflated(nursery: trio.
     assert response.body == payload
     assert transport.stats.bytes_sent < len(body)
     await transport.exchange(b"z", UID)
-    assert transport.stats.connections_opened == 1  # keep-alive
+    assert transport.connections_opened == 1  # keep-alive
     await transport.aclose()
 
 
@@ -79,6 +79,6 @@ async def test_gzip_bomb_is_refused(nursery: trio.Nursery) -> None:
 async def test_connect_error_names_the_server() -> None:
     """A refused connection says which fleet server could not be reached."""
     transport = OpampTransport(opamp_endpoint("http://127.0.0.1:9"))
-    with pytest.raises(ExportTransportError, match=r"cannot connect to the fleet server 127\.0\.0\.1:9"):
+    with pytest.raises(ExportTransportError, match=r"fleet server 127\.0\.0\.1:9"):
         await transport.exchange(b"x", UID)
     assert transport.stats.failures == 1
