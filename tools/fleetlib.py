@@ -142,6 +142,7 @@ class FleetServer:
         self.bytes_out = 0  # HTTP bytes answered (response heads + bodies)
         self.instance_uid_headers: list[str | None] = []
         self.handshake_failures = 0
+        self.client_cns: list[str] = []  # common name of each verified client certificate, per connection
         self._changed = trio.Event()
 
     @property
@@ -214,6 +215,7 @@ class FleetServer:
             except trio.BrokenResourceError:
                 self.handshake_failures += 1
                 return
+            self.client_cns.append(peer_common_name(tls))
             try:
                 await server.serve_stream(tls)
             except trio.BrokenResourceError:
@@ -270,6 +272,16 @@ class FleetServer:
         async with trio.open_nursery() as nursery:
             self.admin_address = await nursery.start(server.serve_tcp, host, port)
             task_status.started()
+
+
+def peer_common_name(tls: trio.SSLStream[Any]) -> str:
+    """The CN of the client certificate a TLS server stream verified ("" if none)."""
+    cert = tls.getpeercert()
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return ""
 
 
 def _head_bytes(start_line: str, headers: Any) -> int:

@@ -55,8 +55,16 @@ class FleetRig:
         self.server_scope.cancel()
 
     def write_config(
-        self, *, health_window: str = "2s", fleet_endpoint: str | None = None, extra: str = ""
+        self,
+        *,
+        health_window: str = "2s",
+        fleet_endpoint: str | None = None,
+        extra: str = "",
+        exporter: str | None = None,
+        admin: bool = False,
     ) -> None:
+        exporter = exporter or f'endpoint = "{self.sink.endpoint}"'
+        admin_table = 'endpoint = "127.0.0.1:0"' if admin else "enabled = false"
         self.config.write_text(
             f"""
 [agent]
@@ -65,13 +73,13 @@ plugin_dirs = ["{PLUGIN_DIR}"]
 shutdown_grace = "2s"
 
 [admin]
-enabled = false
+{admin_table}
 
 [self_telemetry]
 enabled = false
 
 [exporter]
-endpoint = "{self.sink.endpoint}"
+{exporter}
 retry_on_failure.initial_interval = "200ms"
 retry_on_failure.max_interval = "1s"
 
