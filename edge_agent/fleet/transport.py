@@ -18,7 +18,6 @@ import gzip
 import zlib
 from dataclasses import dataclass
 
-from edge_agent._version import __version__
 from edge_agent.errors import ExportTransportError
 from edge_agent.export.http import Endpoint, Response
 from edge_agent.export.pool import ConnectionPool, Connector, open_tcp
@@ -80,8 +79,7 @@ class OpampTransport:
         headers = [
             ("Content-Type", m.CONTENT_TYPE),
             (m.INSTANCE_UID_HEADER, m.uid_text(instance_uid)),
-            ("Accept-Encoding", "gzip"),
-            ("User-Agent", f"edge-agent/{__version__}"),
+            ("Accept-Encoding", "gzip"),  # Host, User-Agent and Content-Length come from HttpConnection
             *self.headers.items(),
         ]
         if encoding != "identity":

@@ -47,6 +47,7 @@ async def test_headers_and_small_body_sent_plain(nursery: trio.Nursery) -> None:
     assert request.header("content-type") == "application/x-protobuf"
     assert request.header("opamp-instance-uid") == m.uid_text(UID)
     assert request.header("authorization") == "Bearer t"
+    assert [k for k, _ in request.headers].count(b"user-agent") == 1
     assert request.header("content-encoding") is None and request.body == b"x" * 10
     await transport.aclose()
 

@@ -8,10 +8,13 @@ serve``, heartbeat offered to agents: ``--heartbeat`` s) and two
 except that agent A has ``[fleet] enabled = true``. Both run host metrics
 every 60 s and nothing else.
 
-* Idle polling: over ``--seconds`` the CPU time of A minus B (the baseline,
-  measured in the same run) divided by A's polls is the CPU per heartbeat;
-  RSS of A and B; HTTP bytes per poll (heads + bodies, both directions,
-  counted by the server).
+* Idle polling: over ``--seconds`` the CPU time of A minus B divided by A's
+  polls is the CPU per heartbeat (user and system time apart: on loopback the
+  kernel's TCP work for both directions is charged to the sender). Baseline,
+  measured in the same run: a bare client process (a blocking socket, the
+  same request bytes prebuilt, no parsing beyond reading the answer) doing
+  the same number of polls at the same rate. Also RSS of A and B and HTTP
+  bytes per poll (heads + bodies, both directions, counted by the server).
 * Apply latency: ``--pushes`` signed configs alternate the host-metrics
   interval of A. The server measures first offer -> APPLIED; the health
   window (1 s) is subtracted. Baseline, same run: the same change applied by
@@ -38,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
-from _common import free_port, proc_cpu_seconds, proc_rss_bytes, wait_port
+from _common import free_port, proc_rss_bytes, wait_port
 
 from edge_agent.fleet.signing import generate_keypair, sign_config
 
@@ -109,27 +112,73 @@ def _pushed(interval: int) -> str:
     return f'[plugins.hostmetrics]\ninterval = "{interval}s"\n'
 
 
-def bench_idle(admin: str, a: Agent, b: Agent, seconds: float) -> None:
+BARE_POLLER = r"""
+import socket, sys, time
+host, port, interval, seconds, uid = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+from edge_agent.fleet import messages as m
+sock = socket.create_connection((host, port))
+raw_uid = bytes.fromhex(uid)
+deadline, seq = time.monotonic() + seconds, 0
+while time.monotonic() < deadline:
+    body = m.AgentToServer(instance_uid=raw_uid, sequence_num=seq, capabilities=0x3807).SerializeToString()
+    head = (f"POST /v1/opamp HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/x-protobuf\r\n"
+            f"{m.INSTANCE_UID_HEADER}: {m.uid_text(raw_uid)}\r\nContent-Length: {len(body)}\r\n\r\n")
+    sock.sendall(head.encode() + body)
+    answer = sock.recv(65536)
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(65536)
+    seq += 1
+    time.sleep(interval)
+print(seq, flush=True)
+time.sleep(5)
+"""
+
+
+def _proc_times(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def bench_bare(port: int, interval: float, seconds: float) -> tuple[float, float, int]:
+    """CPU (user, system) per request of the bare baseline client (start-up excluded), and its count."""
+    argv = [sys.executable, "-c", BARE_POLLER, "127.0.0.1", str(port), str(interval), str(seconds)]
+    proc = subprocess.Popen([*argv, os.urandom(16).hex()], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)  # imports done, polling
+    start = _proc_times(proc.pid)
+    assert proc.stdout is not None
+    count = int(proc.stdout.readline())  # printed when the loop ends; then it sleeps
+    end = _proc_times(proc.pid)
+    proc.kill()
+    proc.wait()
+    polls = max(1, int(count * (seconds - 1.0) / seconds))  # the polls made after ``start``
+    return (end[0] - start[0]) / polls, (end[1] - start[1]) / polls, count
+
+
+def bench_idle(admin: str, a: Agent, b: Agent, seconds: float, port: int) -> None:
     time.sleep(3)  # first full report, heartbeat offer, warm-up
-    stats0, cpu_a0, cpu_b0 = (
-        _api(admin, "/api/stats"),
-        proc_cpu_seconds(a.proc.pid),
-        proc_cpu_seconds(b.proc.pid),
-    )
+    stats0, ta0, tb0 = _api(admin, "/api/stats"), _proc_times(a.proc.pid), _proc_times(b.proc.pid)
     time.sleep(seconds)
-    stats1, cpu_a1, cpu_b1 = (
-        _api(admin, "/api/stats"),
-        proc_cpu_seconds(a.proc.pid),
-        proc_cpu_seconds(b.proc.pid),
-    )
+    stats1, ta1, tb1 = _api(admin, "/api/stats"), _proc_times(a.proc.pid), _proc_times(b.proc.pid)
     polls = stats1["requests"] - stats0["requests"]
-    extra = (cpu_a1 - cpu_a0) - (cpu_b1 - cpu_b0)
-    print(f"idle heartbeat polls over {seconds:.0f} s: {polls} polls")
-    print(f"  CPU agent without fleet (baseline) : {(cpu_b1 - cpu_b0) * 1000:8.0f} ms")
-    base = cpu_b1 - cpu_b0
-    ratio = f"{(cpu_a1 - cpu_a0) / base:.2f}x baseline" if base >= 0.05 else "baseline too small for a ratio"
-    print(f"  CPU agent with fleet               : {(cpu_a1 - cpu_a0) * 1000:8.0f} ms  ({ratio})")
-    print(f"  CPU per poll (difference / polls)  : {extra / max(polls, 1) * 1000:8.2f} ms")
+    user = ((ta1[0] - ta0[0]) - (tb1[0] - tb0[0])) / max(polls, 1)
+    system = ((ta1[1] - ta0[1]) - (tb1[1] - tb0[1])) / max(polls, 1)
+    bare_user, bare_system, bare_count = bench_bare(port, seconds / max(polls, 1), seconds)
+    bare = bare_user + bare_system
+    print(f"idle heartbeat polls over {seconds:.0f} s: {polls} by the agent, {bare_count} by the bare client")
+    print(f"  CPU agent without fleet            : {(sum(tb1) - sum(tb0)) * 1000:8.0f} ms")
+    print(f"  CPU agent with fleet               : {(sum(ta1) - sum(ta0)) * 1000:8.0f} ms")
+    print(
+        f"  CPU per poll, fleet client         : {(user + system) * 1000:8.2f} ms "
+        f"(user {user * 1000:.2f}, system {system * 1000:.2f})"
+    )
+    print(
+        f"  CPU per poll, bare client (base)   : {bare * 1000:8.2f} ms "
+        f"(user {bare_user * 1000:.2f}, system {bare_system * 1000:.2f})"
+    )
+    if bare > 0:
+        print(f"  ratio                              : {(user + system) / bare:8.1f}x baseline")
     print(
         f"  bytes per poll, agent -> server    : {(stats1['bytes_in'] - stats0['bytes_in']) / max(polls, 1):8.0f}"
     )
@@ -214,7 +263,7 @@ def main() -> None:
             agents = [a, b]
             a.wait_for("reporting to")
             b.wait_for("running:")
-            bench_idle(admin, a, b, args.seconds)
+            bench_idle(admin, a, b, args.seconds, port)
             bench_apply(admin, private, a, b, b_config, args.pushes)
         finally:
             for agent in agents:
