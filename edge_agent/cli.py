@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(install)
 
+    from edge_agent.cli_buffer import add_buffer_parser
+
+    add_buffer_parser(sub, with_config)
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -120,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from edge_agent.systemd.install import install_service_command
 
             return install_service_command(args)
+        if args.command == "buffer":
+            from edge_agent.cli_buffer import buffer_command
+
+            return buffer_command(args, _load(args), dict(os.environ))
     except EdgeAgentError as exc:
         print(f"edge-agent: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -9,9 +9,12 @@ try again later) or ``drop`` (permanently refused upstream; counted).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
+
+if TYPE_CHECKING:
+    import trio
 
 Encoding = Literal["identity", "gzip", "zstd"]
 
@@ -42,7 +45,11 @@ class BufferWriter(Protocol):
         ...
 
     async def append(self, fragment: Fragment, *, durable: bool = False) -> None:
-        """Accept ``fragment``, waiting under backpressure; with ``durable`` wait for the commit."""
+        """Accept ``fragment``, waiting under backpressure; with ``durable`` wait for the commit.
+
+        Raises :class:`~edge_agent.errors.BufferFullError` (with ``retry_after``) when no room
+        appears within the buffer's bounded wait, or the commit could not be made durable.
+        """
         ...
 
 
@@ -57,3 +64,34 @@ class BufferReader(Protocol):
     def release(self, batch: Batch) -> None: ...
 
     def drop(self, batch: Batch, reason: str) -> None: ...
+
+
+class ManagedBuffer(BufferWriter, BufferReader, Protocol):
+    """What the agent needs of a buffer besides reading and writing (memory or disk)."""
+
+    kind: str
+    max_bytes: int
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = ...) -> None:
+        """Open the buffer (recover a disk buffer) and run its background work until cancelled."""
+        ...
+
+    async def flush(self) -> None:
+        """Make everything accepted so far as durable as the buffer can (commit open batches)."""
+        ...
+
+    async def wait_drained(self) -> None:
+        """Return once nothing is queued or in flight."""
+        ...
+
+    def queued_bytes(self) -> int: ...
+
+    def queued_records(self) -> dict[str, int]: ...
+
+    def status(self) -> dict[str, Any]:
+        """The ``queue`` section of ``/status``."""
+        ...
+
+    def use_wire_encoding(self, encoding: Encoding) -> None:
+        """Produce batch bodies in ``encoding`` from now on (the exporter's compression changed)."""
+        ...

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import trio
 
-from edge_agent.buffer.api import Batch
+from edge_agent.buffer.api import Batch, Encoding
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 from edge_agent.runtime.telemetry import Counter
 
@@ -31,7 +31,9 @@ class _Held:
 
 
 class MemoryBuffer:
-    """Implements :class:`~edge_agent.buffer.api.BufferWriter` and ``BufferReader``."""
+    """Implements :class:`~edge_agent.buffer.api.ManagedBuffer` in memory."""
+
+    kind = "memory"
 
     def __init__(self, max_bytes: int, dropped: Counter) -> None:
         self.max_bytes = max_bytes
@@ -44,6 +46,17 @@ class MemoryBuffer:
         self._data_ready = trio.Event()
         self._settled = trio.Event()
         self._room = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Nothing to open or run in the background."""
+        task_status.started()
+
+    def use_wire_encoding(self, encoding: Encoding) -> None:
+        """Memory batches are always ``identity``: the exporter compresses them."""
+
+    async def flush(self) -> None:
+        """Nothing to commit: memory is as durable as this buffer gets."""
+        await trio.lowlevel.checkpoint()
 
     # -- writer ------------------------------------------------------------
 
@@ -164,3 +177,11 @@ class MemoryBuffer:
         for (_, signal), queue in self._queues.items():
             counts[signal.value] += sum(f.records for f in queue)
         return counts
+
+    def status(self) -> dict[str, object]:
+        return {
+            "kind": "memory",
+            "bytes": self.queued_bytes(),
+            "max_bytes": self.max_bytes,
+            "records": self.queued_records(),
+        }

@@ -7,8 +7,9 @@ Nursery tree::
 
 ``run`` reports started once every stage is up (that is when the agent is
 ready). :meth:`Agent.request_stop` begins an orderly shutdown: the sources
-are cancelled first, then the buffer and exporter get ``shutdown_grace`` to
-drain before the core is cancelled.
+are cancelled first, the buffer commits what it holds, then the exporter
+gets ``shutdown_grace`` to drain before the core is cancelled (a disk buffer
+keeps whatever is left for the next start).
 
 Each plugin instance and the exporter run as a
 :class:`~edge_agent.runtime.tasks.StoppableTask`, so :meth:`Agent.reconfigure`
@@ -33,7 +34,7 @@ import trio
 from edge_agent._version import __version__
 from edge_agent.admin.config import parse_host_port
 from edge_agent.admin.endpoint import AdminEndpoint
-from edge_agent.buffer.memory import MemoryBuffer
+from edge_agent.buffer.factory import open_buffer, wire_encoding
 from edge_agent.config.load import LoadedConfig
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, ReconfigureError
@@ -111,7 +112,13 @@ class Agent:
         self.config_files = config_files
         self.instruments = AgentInstruments.create()
         self.liveness = Liveness(config.service.stall_timeout)
-        self.buffer = MemoryBuffer(config.buffer.max_memory_bytes, self.instruments.dropped)
+        self.buffer = open_buffer(
+            config.buffer,
+            state_dir,
+            self.instruments.buffer,
+            exporter_compression=config.exporter.compression,
+            wall_ns=self.clock.time_ns,
+        )
         self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
         self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
         self._connect = connect
@@ -187,6 +194,7 @@ class Agent:
             self._core = core
             core.start_soon(beat_event_loop, self._probe("event_loop"))
             await self.exporter.prepare()  # certificates and secrets: a ConfigError stops the start here
+            await core.start(self.buffer.run)
             self._exporter_task = await StoppableTask.start(core, "exporter", self.exporter.run)
             if self.config.admin.enabled:
                 await core.start(self._serve_admin)
@@ -212,13 +220,18 @@ class Agent:
         self._stage.state = "stopped"
 
     async def _drain(self) -> None:
-        grace = self.config.agent.shutdown_grace
-        with trio.move_on_after(grace):
-            await self.buffer.wait_drained()
+        await self.buffer.flush()
+        durable = self.buffer_is_durable()
+        if not (durable and self.export_status["upstream"] == "unreachable"):
+            with trio.move_on_after(self.config.agent.shutdown_grace):
+                await self.buffer.wait_drained()
         left = self.buffer.queued_records()
         if any(left.values()):
-            lost = ", ".join(f"{n} {s}" for s, n in left.items() if n)
-            log.warning("shutting down with undelivered records held in memory (%s): they are lost", lost)
+            held = ", ".join(f"{n} {s}" for s, n in left.items() if n)
+            if durable:
+                log.info("shutting down with undelivered records on disk (%s): sent after restart", held)
+            else:
+                log.warning("shutting down with undelivered records held in memory (%s): they are lost", held)
 
     async def _device_id(self, store: CborStateStore) -> str:
         device_id = store.get("device_id")
@@ -345,12 +358,7 @@ class Agent:
             "pipeline": {"state": self._stage.state, "health": self.health()[1]},
             "last_reload": self.last_reload,
             "plugins": [s.as_dict() for s in self.plugin_statuses],
-            "queue": {
-                "kind": "memory",
-                "bytes": self.buffer.queued_bytes(),
-                "max_bytes": self.buffer.max_bytes,
-                "records": self.buffer.queued_records(),
-            },
+            "queue": self.buffer.status(),
             "export": {
                 **self.export_status,
                 "exported": {s["signal"]: v for s, v in _by_labels(self.instruments.export.exported)},
@@ -455,6 +463,7 @@ class Agent:
         assert self._core is not None
         assert self._exporter_task is not None
         await self._exporter_task.stop()
+        self.buffer.use_wire_encoding(wire_encoding(exporter.config.compression))
         self.exporter = exporter
         self._exporter_task = await StoppableTask.start(self._core, "exporter", exporter.run)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from edge_agent.buffer.instruments import BufferInstruments
 from edge_agent.export.status import ExportCounters
 from edge_agent.runtime.pipeline import PipelineCounters
 from edge_agent.runtime.supervisor import PluginCounters
@@ -21,6 +22,7 @@ class AgentInstruments:
     plugins: PluginCounters
     export: ExportCounters
     dropped: Counter
+    buffer: BufferInstruments
 
     @classmethod
     def create(cls) -> AgentInstruments:
@@ -50,8 +52,9 @@ class AgentInstruments:
             ),
         )
         export = ExportCounters.create(reg, dropped)
+        buffer = BufferInstruments.create(reg, dropped)
         _process_gauges(reg)
-        return cls(reg, pipeline, plugins, export, dropped)
+        return cls(reg, pipeline, plugins, export, dropped, buffer)
 
     def register_queue(
         self, queued_bytes: Callable[[], int], queued_records: Callable[[], dict[str, int]]

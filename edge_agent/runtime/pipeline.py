@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge_agent.buffer.api import BufferWriter
+from edge_agent.errors import BufferFullError
 from edge_agent.otlp.fragment import Fragment, Priority
 from edge_agent.runtime.telemetry import Counter
 
@@ -35,9 +36,16 @@ class Pipeline:
         return True
 
     async def submit(self, fragment: Fragment, *, plugin: str, priority: Priority, durable: bool) -> None:
-        """Hand a received fragment to the buffer, waiting under backpressure."""
+        """Hand a received fragment to the buffer, waiting under backpressure.
+
+        Raises :class:`~edge_agent.errors.BufferFullError` when the buffer refuses it (counted).
+        """
         fragment = self._stamp(fragment, priority)
-        await self._writer.append(fragment, durable=durable)
+        try:
+            await self._writer.append(fragment, durable=durable)
+        except BufferFullError:
+            self._counters.refused.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
+            raise
         self._counters.collected.inc(fragment.records, signal=fragment.signal.value, plugin=plugin)
 
     @staticmethod

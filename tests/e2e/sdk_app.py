@@ -27,7 +27,11 @@ def main(endpoint: str, spans: int, logs: int, series: int) -> None:
     resource = Resource.create({"service.name": "e2e-sdk-app"})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
-        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"), max_export_batch_size=512)
+        # The queue holds the whole burst: the agent answers only once the data is committed
+        # (fsync), so a burst faster than that must not overflow the SDK's default 2048.
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"), max_export_batch_size=512, max_queue_size=8192
+        )
     )
     tracer = tracer_provider.get_tracer("e2e")
     for i in range(spans // 2):
@@ -50,7 +54,9 @@ def main(endpoint: str, spans: int, logs: int, series: int) -> None:
 
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{endpoint}/v1/logs"), max_export_batch_size=256)
+        BatchLogRecordProcessor(
+            OTLPLogExporter(endpoint=f"{endpoint}/v1/logs"), max_export_batch_size=256, max_queue_size=8192
+        )
     )
     log = logging.getLogger("e2e.app")
     log.propagate = False

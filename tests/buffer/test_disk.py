@@ -1,0 +1,298 @@
+"""The disk buffer end to end on real files: commit, replay, settle, restart, backpressure."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from edge_agent.buffer.store import STATE_FILE
+from edge_agent.errors import BufferFullError, StorageError
+from edge_agent.otlp.fragment import Fragment, Priority, Signal
+from tests.buffer.helpers import (
+    directory_bytes,
+    drain,
+    dropped,
+    incompressible_logs,
+    instruments,
+    log_fragment,
+    opened,
+    record_ids,
+    segment_files,
+    write,
+)
+
+
+async def test_durable_append_returns_after_the_commit_and_survives_a_restart(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """A durable append waits for the group commit; the data is on disk for the next process."""
+    async with opened(tmp_path) as buf:
+        started = trio.current_time()
+        await buf.append(log_fragment(range(5)), durable=True)
+        assert 0 < trio.current_time() - started <= 1.0 + 1e-6  # waited for the 1 s group commit
+        assert segment_files(tmp_path)
+    async with opened(tmp_path) as buf:
+        batches = await drain(buf)
+    assert [i for b in batches for i in record_ids(b)] == list(range(5))
+
+
+async def test_many_writers_share_one_commit(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """Concurrent durable appends within one interval become a single frame and fsync."""
+    inst = instruments()
+    async with opened(tmp_path, inst) as buf:
+        commits_before = inst.commits.total()
+        async with trio.open_nursery() as nursery:
+            for i in range(20):
+                nursery.start_soon(partial(buf.append, log_fragment([i]), durable=True))
+        assert inst.commits.total() - commits_before == 1
+        (batch,) = await drain(buf)
+    assert sorted(record_ids(batch)) == list(range(20))
+
+
+async def test_shutdown_commits_what_scrapers_offered(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """offer() never waits; data offered just before the buffer stops is committed on the way out."""
+    async with opened(tmp_path, commit_interval=3600.0) as buf:
+        assert buf.offer(log_fragment(range(3)))
+    async with opened(tmp_path) as buf:
+        assert buf.queued_records()["logs"] == 3
+
+
+async def test_acknowledged_segments_are_deleted_and_state_saved(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """Once every frame of a sealed segment is acked its file goes; after a restart nothing is resent."""
+    fragments = [incompressible_logs(range(i * 10, i * 10 + 10), 5000) for i in range(20)]
+    await write(tmp_path, fragments, segment_bytes=64 * 1024, commit_bytes=64 * 1024)
+    async with opened(tmp_path, segment_bytes=64 * 1024) as buf:
+        assert len(segment_files(tmp_path)) > 1
+        batches = await drain(buf)
+        await buf.flush()
+        assert segment_files(tmp_path) == []
+    assert sorted(i for b in batches for i in record_ids(b)) == list(range(200))
+    async with opened(tmp_path) as buf:
+        assert buf.queued_records() == {"traces": 0, "metrics": 0, "logs": 0}
+
+
+async def test_several_batches_in_flight_never_overlap(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """Concurrent readers get disjoint batches; a released batch is sent again, nothing twice after acks."""
+    await write(
+        tmp_path,
+        [log_fragment(range(i * 5, i * 5 + 5)) for i in range(40)],
+        commit_bytes=64 * 1024,
+        commit_interval=0.001,
+    )
+    async with opened(tmp_path) as buf:
+        first = [await buf.next_batch(max_bytes=2000) for _ in range(4)]
+        ids = [record_ids(b) for b in first]
+        flat = [i for x in ids for i in x]
+        assert len(flat) == len(set(flat))
+        buf.release(first[0])
+        again = await buf.next_batch(max_bytes=2000)
+        assert record_ids(again) == ids[0]
+        for b in [again, *first[1:]]:
+            buf.ack(b)
+        rest = await drain(buf, max_bytes=2000)
+    delivered = flat + [i for b in rest for i in record_ids(b)]
+    assert sorted(delivered) == list(range(200))
+
+
+async def test_memory_bound_refuses_offers_and_times_out_appends(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """Past max_memory_bytes, offer() returns False and append() raises BufferFullError with Retry-After."""
+    async with opened(
+        tmp_path,
+        max_memory_bytes=64 * 1024,
+        commit_interval=30.0,
+        commit_bytes=1024 * 1024,
+        block_timeout=2.0,
+    ) as buf:
+        big = log_fragment(range(10), pad=6000)
+        while buf.offer(big):
+            pass
+        with pytest.raises(BufferFullError) as info:
+            await buf.append(big)
+        assert info.value.retry_after >= 1.0
+        assert "max_memory_bytes" in str(info.value)
+
+
+async def test_block_policy_backpressures_until_space_frees(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """With when_full = 'block' a full disk refuses writers (nothing dropped); acks make room again."""
+    inst = instruments()
+    opts = {
+        "max_disk_bytes": 1024 * 1024,
+        "segment_bytes": 64 * 1024,
+        "when_full": "block",
+        "block_timeout": 1.0,
+    }
+    async with opened(tmp_path, inst, **opts) as buf:
+        accepted = 0
+        while buf.offer(_incompressible(accepted)):
+            accepted += 1
+            await buf.commit(force=True)
+        assert accepted > 50
+        assert buf.status()["blocked"]
+        with pytest.raises(BufferFullError, match="when_full = 'block'") as info:
+            await buf.append(_incompressible(-1), durable=True)
+        assert info.value.retry_after >= 1.0
+        assert inst.dropped.total() == 0
+        delivered = [i for b in await drain(buf) for i in record_ids(b)]
+        await buf.append(_incompressible(10_000), durable=True)  # room again
+    assert sorted(delivered) == list(range(accepted))
+
+
+def _incompressible(i: int) -> Fragment:
+    return incompressible_logs([i], 8000)
+
+
+async def test_drop_oldest_evicts_bulk_before_normal(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """At the cap the oldest bulk data is dropped (and counted) while normal data is kept."""
+    inst = instruments()
+    opts = {"max_disk_bytes": 1024 * 1024, "segment_bytes": 64 * 1024}
+    async with opened(tmp_path, inst, **opts) as buf:
+        for i in range(40):
+            assert buf.offer(_with_priority(_incompressible(i), Priority.NORMAL))
+            await buf.commit(force=True)
+        for i in range(100, 260):
+            assert buf.offer(_with_priority(_incompressible(i), Priority.BULK))
+            await buf.commit(force=True)
+            assert directory_bytes(tmp_path) <= 1024 * 1024
+        assert dropped(inst, "disk_budget") > 0
+        batches = await drain(buf)
+    normal = [i for b in batches if b.priority is Priority.NORMAL for i in record_ids(b)]
+    bulk = [i for b in batches if b.priority is Priority.BULK for i in record_ids(b)]
+    assert normal == list(range(40)), "normal data must survive while bulk is evicted"
+    assert len(bulk) + dropped(inst, "disk_budget") == 160
+    assert sorted(bulk) == list(range(260 - len(bulk), 260)), "the newest bulk data is kept"
+
+
+def _with_priority(fragment: Fragment, priority: Priority) -> Fragment:
+    return fragment.with_priority(priority)
+
+
+async def test_second_process_on_the_same_directory_is_refused(tmp_path: Path) -> None:
+    """Two agents on one buffer directory would corrupt it: the second gets a clear error."""
+    async with opened(tmp_path):
+        expected = pytest.RaisesExc(StorageError, match="in use by another edge-agent process")
+        with pytest.RaisesGroup(expected, flatten_subgroups=True):
+            async with opened(tmp_path):
+                pass
+
+
+async def test_state_file_is_replaced_atomically(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """No temporary state file is left behind and the state decodes after every save."""
+    from edge_agent.buffer.cursor import decode_state
+
+    await write(tmp_path, [log_fragment(range(3))])
+    assert not (tmp_path / (STATE_FILE + ".tmp")).exists()
+    assert decode_state((tmp_path / STATE_FILE).read_bytes()).segments
+    assert oct((tmp_path / STATE_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+async def test_signals_and_priorities_stay_apart(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """Each batch holds one signal and one priority; critical goes first."""
+    async with opened(tmp_path) as buf:
+        buf.offer(log_fragment([1], priority=Priority.BULK))
+        buf.offer(log_fragment([2], priority=Priority.CRITICAL))
+        buf.offer(log_fragment([3], priority=Priority.NORMAL))
+        await buf.flush()
+        batches = await drain(buf)
+    assert [(b.priority, record_ids(b)) for b in batches] == [
+        (Priority.CRITICAL, [2]),
+        (Priority.NORMAL, [3]),
+        (Priority.BULK, [1]),
+    ]
+    assert {b.signal for b in batches} == {Signal.LOGS}
+
+
+async def test_batches_respect_max_bytes_after_a_burst(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A burst larger than commit_bytes becomes several frames; batches stay within max_bytes."""
+    async with opened(tmp_path) as buf:
+        for i in range(300):  # ~2.4 MB of small fragments offered without yielding
+            assert buf.offer(incompressible_logs([i], 8000))
+        await buf.flush()
+        batches = await drain(buf, max_bytes=512 * 1024)
+    assert all(b.raw_size <= 512 * 1024 for b in batches)
+    assert len(batches) >= 5
+    assert sorted(i for b in batches for i in record_ids(b)) == list(range(300))
+
+
+async def test_acks_survive_a_crash_through_the_ack_log(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """A copy of the directory taken while running (what SIGKILL leaves) knows the acks of 0.25 s ago."""
+    import shutil
+
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    await write(live, [log_fragment(range(i * 5, i * 5 + 5)) for i in range(6)])
+    async with opened(live) as buf:
+        delivered = []
+        for _ in range(3):
+            batch = await buf.next_batch(max_bytes=600)
+            delivered += record_ids(batch)
+            buf.ack(batch)
+        await trio.sleep(0.5)
+        await trio.to_thread.run_sync(shutil.copytree, live, crashed)
+    (crashed / "lock").unlink()
+    async with opened(crashed) as buf:
+        resent = [i for b in await drain(buf) for i in record_ids(b)]
+    assert sorted(delivered + resent) == list(range(30)), "nothing acked is sent again, nothing is lost"
+
+
+async def test_self_metrics_follow_commits(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """commits, bytes written, fsync latency, bytes and frames on disk and the oldest age are reported."""
+    inst = instruments()
+    async with opened(tmp_path, inst) as buf:
+        for i in range(3):
+            await buf.append(log_fragment([i]), durable=True)
+        await trio.sleep(5)
+        status = buf.status()
+    labels = {"signal": "logs", "priority": "normal"}
+    assert inst.commits.total() >= 3
+    assert inst.written.total() > 0
+    (fsync,) = inst.fsync_latency.samples()
+    assert fsync.count >= 3
+    assert inst.disk_frames.value(**labels) == 3
+    assert inst.disk_bytes.value(**labels) == status["disk_bytes"] > 0
+    assert inst.oldest_age.value() > 0  # wall time here is real: the age of the first commit
+
+
+async def test_fsync_interval_defers_the_fsync(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
+    """With fsync = "interval" commits do not fsync; one fsync covers them after fsync_interval."""
+    inst = instruments()
+    async with opened(tmp_path, inst, fsync="interval", fsync_interval=10.0) as buf:
+        await trio.sleep(11)  # past the start-up sync
+        for i in range(3):
+            await buf.append(log_fragment([i]), durable=True)  # returns after the write
+        assert sum(s.count for s in inst.fsync_latency.samples()) == 0
+        await trio.sleep(11)
+        assert sum(s.count for s in inst.fsync_latency.samples()) == 1
+
+
+async def test_drop_newest_keeps_old_data_and_counts_the_new(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Under drop_newest a full disk refuses new data of the same priority (counted), old data stays."""
+    inst = instruments()
+    opts = {"max_disk_bytes": 1024 * 1024, "segment_bytes": 64 * 1024, "when_full": "drop_newest"}
+    async with opened(tmp_path, inst, **opts) as buf:
+        for i in range(200):
+            assert buf.offer(_incompressible(i))
+            await buf.commit(force=True)
+        kept = sorted(i for b in await drain(buf) for i in record_ids(b))
+    assert dropped(inst, "disk_budget") == 200 - len(kept) > 0
+    assert kept == list(range(len(kept))), "the oldest data is what stays"
