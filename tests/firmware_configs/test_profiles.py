@@ -60,6 +60,8 @@ def test_profile_budgets_fit_the_device_class(name: str) -> None:
     assert 0 < config.service.memory_max <= RAM[name] // 2
     assert config.buffer.max_memory_bytes <= config.service.memory_max // 4
     assert 0 < config.service.cpu_quota <= 100
+    assert config.buffer.kind == "disk"  # every class keeps accepted data across restarts
+    assert 4 * MiB <= config.buffer.max_disk_bytes <= RAM[name] * 2
     hostmetrics = next(p for p in config.plugins if p.name == "hostmetrics")
     assert hostmetrics.interval is not None and hostmetrics.interval >= 10
 
@@ -70,6 +72,8 @@ def test_metered_profile_polls_and_reports_rarely() -> None:
     assert config.fleet.poll_interval >= 600
     assert config.self_telemetry.interval >= 3600
     assert config.exporter.batch.max_bytes >= 1 * MiB
+    assert 0 < config.exporter.bandwidth.max_bytes_per_day <= 64 * MiB
+    assert config.buffer.replay == "fresh_first"
 
 
 @pytest.mark.parametrize("name", available_profiles())
