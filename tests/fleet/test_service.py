@@ -54,6 +54,8 @@ async def test_push_is_applied_and_reported(fleet: FleetHarness, thread_safe_clo
     assert (fleet.state / "fleet" / "committed.cbor").is_file()
     assert not (fleet.state / "fleet" / "staged.cbor").exists()
     assert state.health is not None and state.health.healthy
+    fleet_status = agent.status()["fleet"]  # also in /status
+    assert (fleet_status["remote_config"]["status"], fleet_status["running_version"]) == ("APPLIED", 1)
     assert set(state.health.component_health_map) >= {
         "pipeline",
         "buffer",
