@@ -19,8 +19,6 @@ never holds up heartbeats: remote configs by
 from __future__ import annotations
 
 import logging
-import platform
-import socket
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,14 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from edge_agent._version import __version__
 from edge_agent.errors import EdgeAgentError, ExportTransportError
 from edge_agent.export.otlp_http import parse_retry_after
-from edge_agent.fleet import effective
 from edge_agent.fleet import messages as m
 from edge_agent.fleet.apply import ApplyStatus, Loader, RemoteConfigManager
 from edge_agent.fleet.boot import FleetBoot
-from edge_agent.fleet.health import component_health, snapshot
 from edge_agent.fleet.protocol import (
     CertificateOffer,
     ClientCore,
@@ -44,6 +39,7 @@ from edge_agent.fleet.protocol import (
     RemoteConfigOffer,
     Report,
 )
+from edge_agent.fleet.report import ReportBuilder
 from edge_agent.fleet.rotation import CertificateRotator, CertPaths
 from edge_agent.fleet.timing import PollTiming
 from edge_agent.fleet.transport import Connector, OpampTransport, opamp_endpoint, open_tcp
@@ -88,9 +84,7 @@ class FleetService:
         self._offer: RemoteConfigOffer | None = None
         self._offer_ready = trio.Event()
         self._unreachable = RepeatLimiter()
-        # keyed by the objects themselves (not id()): a freed config's id can be reused
-        self._effective_cache: tuple[object, object, m.EffectiveConfig] | None = None
-        self._description_cache: tuple[object, m.AgentDescription] | None = None
+        self.reports = ReportBuilder(self.fleet)
         self._state: CborStateStore | None = None
         self.tls = tls
         self.rotator: CertificateRotator | None = None
@@ -186,47 +180,13 @@ class FleetService:
 
     # -- reporting ---------------------------------------------------------
 
-    def _description(self, agent: Any) -> m.AgentDescription:
-        """Who and where the agent is; rebuilt only when the running config object changes."""
-        if self._description_cache is not None and self._description_cache[0] is agent.config:
-            return self._description_cache[1]
-        config = agent.config
-        identifying = {
-            "service.name": "edge-agent",
-            "service.version": __version__,
-            "service.instance.id": agent.device_id or "",
-        }
-        described: dict[str, str | int | bool] = {
-            "host.name": socket.gethostname(),
-            "host.arch": platform.machine(),
-            "os.type": platform.system().lower(),
-            "edge_agent.profile": config.profile or "",
-        }
-        described.update({f"fleet.label.{k}": v for k, v in self.fleet.labels.items()})
-        description = m.AgentDescription(
-            identifying_attributes=m.key_values(identifying),
-            non_identifying_attributes=m.key_values(described),
-        )
-        self._description_cache = (agent.config, description)
-        return description
-
-    def _effective(self, agent: Any) -> m.EffectiveConfig:
-        """The effective config message; rendered again only when the config or its provenance changes."""
-        assert self.manager is not None
-        config, loaded, cache = agent.config, self.manager.loaded, self._effective_cache
-        if cache is None or cache[0] is not config or cache[1] is not loaded:
-            body, _ = effective.render(config, loaded.provenance)
-            cache = self._effective_cache = (config, loaded, effective.message(body))
-        return cache[2]
-
     def report(self, agent: Any) -> Report:
         assert self.manager is not None
-        return Report(
-            description=self._description(agent),
-            health=component_health(snapshot(agent)),
-            effective_config=self._effective(agent),
-            remote_config_status=self.manager.status.message(),
-            connection_settings_status=self.rotator.status.message() if self.rotator else None,
+        return self.reports.build(
+            agent,
+            self.manager.loaded,
+            remote_status=self.manager.status.message(),
+            connection_status=self.rotator.status.message() if self.rotator else None,
             csr=self._csr,
         )
 

@@ -69,7 +69,9 @@ async def test_config_failing_health_is_rolled_back(rig: FleetRig) -> None:
             in state.remote_error
         )
         await rig.wait_effective(rig.expected_hash(None))
-        await trio.sleep(3)  # what the broken config collected before the rollback drains from the disk buffer
+        await trio.sleep(
+            3
+        )  # what the broken config collected before the rollback drains from the disk buffer
         broken_before = rig.tags()["broken"]
         await rig.wait_tag("local", 50)
     assert rig.tags()["broken"] == broken_before  # the rolled-back instances are gone
