@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     install = sub.add_parser(
         "install-service", help="install the systemd unit, service user and directories (idempotent)"
     )
-    from edge_agent.systemd.install import add_arguments
+    from edge_agent.systemd.args import add_arguments
 
     add_arguments(install)
 

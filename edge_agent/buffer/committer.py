@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -257,7 +256,7 @@ class Committer:
             seq,
             stream[0],
             stream[1],
-            uid=secrets.randbits(64),
+            uid=int.from_bytes(os.urandom(8), "big"),
             created_ns=self.s.wall_ns(),
             encrypted=sealer is not None,
             key_id=sealer.key_id if sealer is not None else b"\0\0\0\0",

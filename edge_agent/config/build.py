@@ -17,7 +17,6 @@ nested dataclasses. Field metadata may carry ``help`` (documentation shown by
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import sys
 import types
@@ -68,12 +67,19 @@ def build(cls: type[T], tree: Tree, *, path: str = "", provenance: Provenance | 
         raise ConfigError(str(exc), key=path or "(top level)", origin=_first_origin(tree)) from None
 
 
+def close_matches(word: str, choices: typing.Iterable[str]) -> list[str]:
+    """The closest choice to ``word`` (for did-you-mean hints); difflib is loaded only on errors."""
+    import difflib
+
+    return difflib.get_close_matches(word, list(choices), n=1)
+
+
 def check_unknown_keys(tree: Tree, known: typing.Iterable[str], path: str) -> None:
     known = list(known)
     for key, node in tree.items():
         if key not in known:
             full = f"{path}.{key}" if path else key
-            hint = difflib.get_close_matches(key, known, n=1)
+            hint = close_matches(key, known)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
             valid = f" (valid keys: {', '.join(sorted(known))})" if not hint and known else ""
             raise ConfigError(f"unknown key{suggestion}{valid}", key=full, origin=_first_origin({key: node}))

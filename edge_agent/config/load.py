@@ -22,15 +22,13 @@ highest one wins, then the profile is slotted in below the main file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, get_type_hints
 
-from edge_agent.config.build import Provenance, build, check_unknown_keys, convert
+from edge_agent.config.build import Provenance, build, check_unknown_keys, close_matches, convert
 from edge_agent.config.credentials import resolve_credentials
 from edge_agent.config.schema import PLUGIN_COMMON_KEYS, AgentConfig, PluginInstanceConfig
 from edge_agent.config.sources import (
@@ -71,19 +69,28 @@ class LoadedConfig:
 
 
 def embedded_defaults() -> Tree:
-    text = resources.files("edge_agent.config").joinpath("default.toml").read_text("utf-8")
+    text = (Path(__file__).parent / "default.toml").read_text("utf-8")
     return load_toml_text(text, "embedded default.toml")
+
+
+def _profiles_dir() -> Path:
+    # Files next to the installed package; importlib.resources would cost ~0.1 MiB RSS
+    # for the zip-import case, which this agent does not support.
+    import importlib
+
+    profiles = importlib.import_module("edge_agent_profiles")  # firmware_configs/, installed under this name
+    return Path(str(profiles.__file__)).parent
 
 
 def profile_path(name: str) -> Path:
     """Resolve a profile name (``raspberry-pi-4``) or path to its TOML file."""
     if "/" in name or name.endswith(".toml"):
         return Path(name)
-    return Path(str(resources.files("edge_agent_profiles").joinpath(f"{name}.toml")))
+    return _profiles_dir() / f"{name}.toml"
 
 
 def available_profiles() -> list[str]:
-    root = resources.files("edge_agent_profiles")
+    root = _profiles_dir()
     return sorted(p.name[: -len(".toml")] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
@@ -132,7 +139,7 @@ def _load_profile(leaf: Leaf) -> Tree:
     path = profile_path(name)
     if not path.is_file():
         known = available_profiles()
-        hint = difflib.get_close_matches(name, known, n=1)
+        hint = close_matches(name, known)
         extra = f"; did you mean {hint[0]!r}?" if hint else f"; available: {', '.join(known)}"
         raise ConfigError(f"unknown device profile {name!r}{extra}", key="profile", origin=leaf.origin)
     tree = load_toml_file(path, f"profile {name} ({path.name})")
@@ -171,7 +178,7 @@ def _build_plugin(
     try:
         config_class = plugin_types.config_class(type_name)
     except PluginError as exc:
-        hint = difflib.get_close_matches(str(type_name), list(plugin_types.names()), n=1)
+        hint = close_matches(str(type_name), plugin_types.names())
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
         raise ConfigError(f"{exc}{extra}", key=f"{path}.type", origin=type_origin) from None
     provenance[f"{path}.type"] = type_origin or "default"

@@ -17,13 +17,13 @@ import inspect
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from edge_agent.errors import ConfigError, PluginError
 from edge_agent.plugin_api import BlockingScraper, Plugin, Receiver, Scraper
+from edge_agent.runtime.entrypoints import EntryPoint, entry_points
 
 ENTRY_POINT_GROUP = "edge_agent.plugins"
 _PLUGIN_KINDS = (Scraper, BlockingScraper, Receiver)
@@ -47,10 +47,10 @@ class PluginRegistry:
 
     def __init__(
         self,
-        entry_points: Iterable[metadata.EntryPoint] = (),
+        eps: Iterable[EntryPoint] = (),
         plugin_dirs: Sequence[Path] = (),
     ) -> None:
-        self._entry_points = {ep.name: ep for ep in entry_points}
+        self._entry_points = {ep.name: ep for ep in eps}
         self._loaded: dict[str, PluginSpec] = {}
         # modules in plugin directories that failed to import: reported, never fatal by themselves
         self.import_errors: list[PluginError] = []
@@ -62,7 +62,7 @@ class PluginRegistry:
 
     @classmethod
     def discover(cls, plugin_dirs: Sequence[Path] = ()) -> PluginRegistry:
-        return cls(metadata.entry_points(group=ENTRY_POINT_GROUP), plugin_dirs)
+        return cls(entry_points(ENTRY_POINT_GROUP), plugin_dirs)
 
     @classmethod
     def for_config(cls, plugin_dirs: Sequence[str]) -> PluginRegistry:
@@ -101,15 +101,14 @@ class PluginRegistry:
         return result
 
 
-def _load_entry_point(ep: metadata.EntryPoint) -> PluginSpec:
+def _load_entry_point(ep: EntryPoint) -> PluginSpec:
     try:
         obj = ep.load()
     except Exception as exc:  # a broken third-party plugin must not stop the agent loading others
         raise PluginError(f"plugin {ep.name!r} failed to import from {ep.value}: {exc!r}") from exc
     if not (inspect.isclass(obj) and issubclass(obj, _PLUGIN_KINDS)):
         raise PluginError(f"entry point {ep.name!r} ({ep.value}) is not a plugin class")
-    dist = getattr(ep, "dist", None)
-    source = f"entry point {ep.value}" + (f" ({dist.name} {dist.version})" if dist else "")
+    source = f"entry point {ep.value}" + (f" ({ep.dist_name} {ep.dist_version})" if ep.dist_name else "")
     if getattr(obj, "name", None) != ep.name:
         raise PluginError(f"entry point {ep.name!r} points at a plugin named {getattr(obj, 'name', None)!r}")
     return PluginSpec(ep.name, obj, source)

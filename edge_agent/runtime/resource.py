@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import platform
 import socket
-import uuid
 from pathlib import Path
 
 from edge_agent._version import __version__
@@ -49,6 +48,8 @@ def os_description(os_release: Path = Path("/etc/os-release")) -> str:
 
 
 def new_device_id() -> str:
+    import uuid  # only on first start: the id is persisted
+
     return str(uuid.uuid4())
 
 
