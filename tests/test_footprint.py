@@ -46,7 +46,12 @@ trio.run(main, sys.argv[1])
 
 def test_default_agent_does_not_load_heavy_modules(tmp_path: Path) -> None:
     """Running the default pipeline for a second imports none of the heavy optional modules."""
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), *HEAVY], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tmp_path), *HEAVY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"loaded by a default agent: {result.stdout.strip()}"
