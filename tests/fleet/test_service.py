@@ -274,3 +274,23 @@ async def test_instance_uid_persists_and_header_matches(
     assert uid[6] >> 4 == 7  # version 7
     assert set(fleet.server.instance_uid_headers) == {m.uid_text(uid)}
     await fleet.stop_agent()
+
+
+async def test_reload_keeps_the_fleet_layer_even_during_a_health_window(
+    fleet: FleetHarness, thread_safe_clock: object
+) -> None:
+    """A SIGHUP-style reload loads the fleet layer in effect: the config being tried, then the committed one."""
+    agent = await fleet.start_agent()
+    assert fleet.service is not None
+    with trio.fail_after(30):
+        await _reported(fleet)
+        config_hash = fleet.push(PUSHED, version=8)
+        while fleet.service.manager is None or fleet.service.manager.in_effect is None:
+            await trio.sleep(0.1)  # applied, health window running
+        reload = fleet.service.loader(fleet.service.layer(), agent.plugin_types)
+        await agent.reconfigure(reload)
+        assert plugin_tags(agent)["base"] == "fleet-v1"
+        await fleet.wait_status("APPLIED", config_hash)
+    again = fleet.service.loader(fleet.service.layer(), agent.plugin_types)
+    assert (await agent.reconfigure(again)).is_noop()
+    await fleet.stop_agent()
