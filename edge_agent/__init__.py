@@ -39,6 +39,8 @@ from edge_agent.plugin_api import (
     StateStore,
     setting,
 )
+from edge_agent.security.exposure import check_listener_exposure
+from edge_agent.security.secrets import read_secret, read_secret_line
 
 if TYPE_CHECKING:
     from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
@@ -102,7 +104,10 @@ __all__ = [
     "Temporality",
     "TracesBuilder",
     "__version__",
+    "check_listener_exposure",
     "otlp_json_to_protobuf",
+    "read_secret",
+    "read_secret_line",
     "setting",
     "validate_otlp",
 ]

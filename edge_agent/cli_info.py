@@ -17,6 +17,7 @@ from edge_agent.config.render import toml_value
 from edge_agent.errors import EdgeAgentError, PluginError
 from edge_agent.runtime.agent import ADMIN_ADDRESS_FILE, resolve_state_dir
 from edge_agent.runtime.discovery import PluginRegistry
+from edge_agent.security.secrets import read_secret_line
 
 
 def plugins_command(plugin_dirs: list[Path]) -> int:
@@ -76,11 +77,12 @@ def admin_address(args: argparse.Namespace, loaded: LoadedConfig, environ: Mappi
         ) from None
 
 
-def fetch_status(address: str, timeout: float = 5.0) -> dict[str, Any]:
+def fetch_status(address: str, timeout: float = 5.0, *, token: str = "") -> dict[str, Any]:
     host, _, port = address.rpartition(":")
     conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        conn.request("GET", "/status")
+        conn.request("GET", "/status", headers=headers)
         response = conn.getresponse()
         body = response.read()
     except OSError as exc:
@@ -89,6 +91,11 @@ def fetch_status(address: str, timeout: float = 5.0) -> dict[str, Any]:
         ) from None
     finally:
         conn.close()
+    if response.status == 401:
+        raise EdgeAgentError(
+            f"admin endpoint at {address} wants a bearer token: run status with the agent's config "
+            "(admin.bearer_token_file) as a user who can read that file"
+        )
     if response.status != 200:
         raise EdgeAgentError(f"admin endpoint at {address} answered HTTP {response.status}")
     result: dict[str, Any] = json.loads(body)
@@ -96,7 +103,13 @@ def fetch_status(address: str, timeout: float = 5.0) -> dict[str, Any]:
 
 
 def status_command(args: argparse.Namespace, loaded: LoadedConfig, environ: Mapping[str, str]) -> int:
-    status = fetch_status(admin_address(args, loaded, environ))
+    token = ""
+    token_file = loaded.config.admin.bearer_token_file
+    if token_file:
+        token = read_secret_line(
+            token_file, key="admin.bearer_token_file", what="admin token file", environ=environ
+        )
+    status = fetch_status(admin_address(args, loaded, environ), token=token)
     if args.json:
         print(json.dumps(status, indent=2, sort_keys=True))
         return 0

@@ -1,9 +1,11 @@
 """A small, bounded HTTP/1.1 server: h11 on trio, for the admin endpoint and receivers.
 
 Every resource a client can make the server hold is bounded: header bytes,
-body bytes, time to send the headers and the body (slowloris), idle time
-between keep-alive requests, and concurrent connections (connections over
-the limit get ``503`` and are closed). A handler receives a whole
+body bytes, time to send the headers and the body (slowloris), time to read
+our reply (a client that never reads), idle time between keep-alive
+requests, and concurrent connections (connections over the limit get
+``503`` and are closed; past twice the limit they are closed without an
+answer, so a connection flood cannot pile up refusal tasks either). A handler receives a whole
 :class:`Request` and returns a :class:`Reply`; handler exceptions become
 ``500`` with a one-line log, never a dead server.
 """
@@ -27,8 +29,9 @@ log = logging.getLogger("edge_agent.http")
 class Request:
     method: str
     target: str
-    headers: tuple[tuple[bytes, bytes], ...]
-    body: bytes
+    # kept out of repr: headers carry bearer tokens, bodies carry telemetry
+    headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+    body: bytes = field(repr=False)
     peer: str = ""
 
     @property
@@ -56,6 +59,18 @@ class Reply:
 
 
 Handler = Callable[[Request], Awaitable[Reply]]
+# Called with a short reason whenever the server itself refuses a client (see REFUSAL_REASONS),
+# so the owner can count abuse: a receiver passes ``ctx.count``.
+RefusalHook = Callable[[str], None]
+
+# HTTP status of a server-level refusal -> the reason reported to the hook
+REFUSAL_REASONS = {
+    400: "malformed",
+    408: "timeout",
+    413: "too_large",
+    431: "headers_too_large",
+    503: "too_many_connections",
+}
 
 
 @dataclass(frozen=True)
@@ -65,7 +80,14 @@ class ServerLimits:
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     idle_timeout: float = 60.0
+    send_timeout: float = 30.0
     max_connections: int = 32
+
+
+@dataclass(frozen=True)
+class ServerStatistics:
+    active_connections: int
+    pending_refusals: int
 
 
 class _ClientError(Exception):
@@ -79,9 +101,18 @@ class HttpServer:
     handler: Handler
     limits: ServerLimits = field(default_factory=ServerLimits)
     name: str = "http"
+    on_refusal: RefusalHook | None = None
 
     def __post_init__(self) -> None:
         self._active = 0
+        self._refusing = 0
+
+    def statistics(self) -> ServerStatistics:
+        return ServerStatistics(self._active, self._refusing)
+
+    def _refused(self, reason: str) -> None:
+        if self.on_refusal is not None:
+            self.on_refusal(reason)
 
     async def serve_tcp(
         self,
@@ -127,11 +158,19 @@ class HttpServer:
 
     async def serve_stream(self, stream: trio.abc.Stream) -> None:
         if self._active >= self.limits.max_connections:
-            await _refuse(stream)
+            self._refused("too_many_connections")
+            if self._refusing >= self.limits.max_connections:
+                await trio.aclose_forcefully(stream)  # a flood: no answer, no lingering
+                return
+            self._refusing += 1
+            try:
+                await _refuse(stream)
+            finally:
+                self._refusing -= 1
             return
         self._active += 1
         try:
-            await _Connection(stream, self.handler, self.limits).run()
+            await _Connection(stream, self.handler, self.limits, self._refused).run()
         finally:
             self._active -= 1
             with trio.move_on_after(1) as scope:
@@ -180,10 +219,13 @@ async def linger_close(stream: trio.abc.Stream) -> None:
 
 
 class _Connection:
-    def __init__(self, stream: trio.abc.Stream, handler: Handler, limits: ServerLimits) -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, handler: Handler, limits: ServerLimits, refused: RefusalHook
+    ) -> None:
         self.stream = stream
         self.handler = handler
         self.limits = limits
+        self.refused = refused
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
 
     async def run(self) -> None:
@@ -193,6 +235,7 @@ class _Connection:
             try:
                 request = await self._read_request(timeout)
             except _ClientError as exc:
+                self.refused(REFUSAL_REASONS.get(exc.status, "malformed"))
                 await self._send_error(exc.status, str(exc))
                 await linger_close(self.stream)
                 return
@@ -203,8 +246,17 @@ class _Connection:
             first = False
             reply = await self._handle(request)
             try:
-                await self._send_reply(reply)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
+                with trio.fail_after(self.limits.send_timeout):
+                    await self._send_reply(reply)
+            except (
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                OSError,
+                h11.LocalProtocolError,
+                trio.TooSlowError,  # the client does not read its reply
+            ) as exc:
+                if isinstance(exc, trio.TooSlowError):
+                    self.refused("send_timeout")
                 return
             if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
                 return
@@ -292,10 +344,11 @@ class _Connection:
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         reply = Reply.text(status, message + "\n", headers=(("Connection", "close"),))
-        try:
-            await self._send_reply(reply)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
-            pass
+        with trio.move_on_after(self.limits.send_timeout):
+            try:
+                await self._send_reply(reply)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, h11.LocalProtocolError):
+                pass
 
 
 def _remove_stale_socket(path: str) -> None:

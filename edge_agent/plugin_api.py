@@ -43,14 +43,22 @@ def setting(
     default_factory: Any = dataclasses.MISSING,
     help: str = "",
     check: Callable[[Any], object] | None = None,
+    secret: bool = False,
+    secret_file: bool = False,
 ) -> Any:
     """Declare a plugin config field with documentation and an optional validator.
 
     ``help`` is shown by ``edge-agent plugins`` and ``check-config``;
     ``check`` raises ``ValueError`` for a bad value, which the loader reports
-    with the full key path and the file and line it came from.
+    with the full key path and the file and line it came from. ``secret=True``
+    marks a value (a token, a password) that must never be shown:
+    ``check-config`` and the effective config reported to the fleet print
+    ``"<redacted>"``, and config errors do not quote it. Prefer a ``*_file``
+    setting over a literal secret, declared with ``secret_file=True``: the
+    agent then refuses to start while that file is readable by other users
+    (read it with ``edge_agent.security.secrets.read_secret``).
     """
-    metadata = {"help": help, "check": check}
+    metadata = {"help": help, "check": check, "secret": secret, "secret_file": secret_file}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)

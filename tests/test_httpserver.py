@@ -129,6 +129,49 @@ async def test_connection_limit_answers_503(autojump_clock: trio.testing.MockClo
         nursery.cancel_scope.cancel()
 
 
+async def _huge(request: Request) -> Reply:
+    return Reply(200, b"x" * (64 << 20))
+
+
+async def test_client_that_never_reads_is_cut_off_after_send_timeout(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A client that asks for a big reply and never reads it loses the connection after send_timeout."""
+    async with trio.open_nursery() as nursery:
+        server = HttpServer(_huge, ServerLimits(max_connections=1, send_timeout=5))
+        address = await nursery.start(server.serve_tcp, "127.0.0.1", 0)
+        stuck = await trio.open_tcp_stream(*address)
+        await stuck.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        start = trio.current_time()
+        while server.statistics().active_connections:  # the only slot is held until the send times out
+            await trio.sleep(0.5)
+        assert 5 <= trio.current_time() - start < 7
+        await stuck.aclose()
+        nursery.cancel_scope.cancel()
+
+
+async def test_connection_flood_is_closed_without_answers_past_twice_the_limit() -> None:
+    """Past max_connections busy and as many refusals pending, further connections are just closed."""
+    async with trio.open_nursery() as nursery:
+        address = await _serve(nursery, ServerLimits(max_connections=1, header_timeout=60))
+        held = await trio.open_tcp_stream(*address)
+        await trio.sleep(0.05)
+        refused = await trio.open_tcp_stream(*address)  # gets a 503, then lingers (we send nothing)
+        assert (await refused.receive_some(65536)).startswith(b"HTTP/1.1 503")
+        dropped = await trio.open_tcp_stream(*address)
+        with trio.fail_after(2):
+            assert await dropped.receive_some(65536) == b""
+        for stream in (held, refused, dropped):
+            await stream.aclose()
+        nursery.cancel_scope.cancel()
+
+
+def test_request_repr_hides_headers_and_body() -> None:
+    """A Request in a log line or traceback never shows its Authorization header or body."""
+    request = Request("POST", "/v1/logs", ((b"authorization", b"Bearer s3cret"),), b"payload", "1.2.3.4:5")
+    assert "s3cret" not in repr(request) and "payload" not in repr(request)
+
+
 async def test_handler_exception_is_500_and_server_survives() -> None:
     """A handler bug answers 500; the next request still works."""
     async with trio.open_nursery() as nursery:
@@ -210,3 +253,18 @@ async def test_unix_socket_refuses_to_replace_a_regular_file(tmp_path: Path) -> 
     with pytest.raises(FileExistsError, match="not a socket"):
         await HttpServer(_hello).serve_unix(str(path))
     assert path.read_text() == "keep me"
+
+
+async def test_refusals_are_reported_with_their_reason() -> None:
+    """Every server-level refusal calls on_refusal with a reason the owner can count."""
+    reasons: list[str] = []
+    async with trio.open_nursery() as nursery:
+        server = HttpServer(
+            echo, ServerLimits(max_header_bytes=1024, max_body_bytes=10), on_refusal=reasons.append
+        )
+        address = await nursery.start(server.serve_tcp, "127.0.0.1", 0)
+        await _exchange(address, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
+        await _exchange(address, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+        await _exchange(address, b"\x16\x03\x01 not http\r\n\r\n")
+        nursery.cancel_scope.cancel()
+    assert reasons == ["headers_too_large", "too_large", "malformed"]

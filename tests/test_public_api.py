@@ -42,7 +42,10 @@ PUBLIC = {
     "Temporality",
     "TracesBuilder",
     "__version__",
+    "check_listener_exposure",
     "otlp_json_to_protobuf",
+    "read_secret",
+    "read_secret_line",
     "setting",
     "validate_otlp",
 }

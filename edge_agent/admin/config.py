@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from edge_agent.config.units import ByteSize, Duration
+from edge_agent.security.exposure import check_listener_exposure
+
 
 def parse_host_port(value: str) -> tuple[str, int]:
     """Split ``host:port`` (``[::1]:8788`` for IPv6); raise ``ValueError`` when malformed."""
@@ -20,6 +23,11 @@ def parse_host_port(value: str) -> tuple[str, int]:
     return host, port
 
 
+def _check_positive(value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value!r}")
+
+
 @dataclass(frozen=True)
 class AdminConfig:
     """``[admin]``: /healthz, /readyz, /metrics and /status on a local port."""
@@ -27,5 +35,46 @@ class AdminConfig:
     enabled: bool = field(default=True, metadata={"help": "serve the admin endpoint"})
     endpoint: str = field(
         default="127.0.0.1:8788",
-        metadata={"help": "host:port to listen on (port 0 picks a free port)", "check": parse_host_port},
+        metadata={
+            "help": "host:port to listen on (port 0 picks a free port); a non-loopback host needs "
+            "bearer_token_file",
+            "check": parse_host_port,
+        },
     )
+    bearer_token_file: str = field(
+        default="",
+        metadata={
+            "help": "file (mode 0600) holding a token every request but /healthz must present as "
+            "'Authorization: Bearer <token>'",
+            "secret_file": True,
+        },
+    )
+    max_connections: int = field(
+        default=8,
+        metadata={"help": "concurrent connections; more are answered 503", "check": _check_positive},
+    )
+    max_header_bytes: ByteSize = field(
+        default=ByteSize(16 * 1024), metadata={"help": "largest request head; bigger gets 431"}
+    )
+    header_timeout: Duration = field(
+        default=Duration(10.0),
+        metadata={"help": "time a client has to send its request head", "check": _check_positive},
+    )
+    idle_timeout: Duration = field(
+        default=Duration(30.0),
+        metadata={"help": "keep-alive connections idle longer are closed", "check": _check_positive},
+    )
+    send_timeout: Duration = field(
+        default=Duration(10.0),
+        metadata={"help": "time a client has to read its reply", "check": _check_positive},
+    )
+
+    def __post_init__(self) -> None:
+        if self.enabled:
+            host, _ = parse_host_port(self.endpoint)
+            check_listener_exposure(
+                host,
+                authenticated=bool(self.bearer_token_file),
+                what="the admin endpoint (/status, /metrics)",
+                remedy="admin.bearer_token_file (a file holding a bearer token, mode 0600)",
+            )

@@ -63,10 +63,21 @@ def decompress(codec: str, data: bytes, raw_size: int) -> bytes:
         if not unpacker.eof or unpacker.unused_data:
             raise CodecError("gzip payload is truncated or has trailing data")
     elif codec == "zstd":
+        zstandard = _zstandard()
+        # zstandard allocates max_output_size up front: a damaged or forged raw_size must not
+        # become a huge allocation, so the frame's own declared size has to agree first
         try:
-            out = bytes(_zstandard().ZstdDecompressor().decompress(data, max_output_size=raw_size + 1))
-        except _zstandard().ZstdError as exc:
+            declared = zstandard.frame_content_size(data)
+        except zstandard.ZstdError as exc:
             raise CodecError(f"zstd payload does not decompress: {exc}") from None
+        if declared != raw_size:
+            raise CodecError(
+                f"zstd payload does not decompress: it declares {declared} bytes, envelope says {raw_size}"
+            )
+        try:
+            out = bytes(zstandard.ZstdDecompressor().decompress(data, max_output_size=raw_size + 1))
+        except (zstandard.ZstdError, MemoryError) as exc:
+            raise CodecError(f"zstd payload does not decompress: {exc or type(exc).__name__}") from None
     else:
         raise CodecError(f"unknown codec {codec!r}")
     if len(out) != raw_size:

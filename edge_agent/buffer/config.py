@@ -155,7 +155,10 @@ class BufferConfig:
     )
     encryption_key_file: str = field(
         default="",
-        metadata={"help": "AES-256-GCM key (32 bytes or 64 hex digits, mode 0600) to encrypt frames at rest"},
+        metadata={
+            "help": "AES-256-GCM key (32 bytes or 64 hex digits, mode 0600) to encrypt frames at rest",
+            "secret_file": True,
+        },
     )
 
     def __post_init__(self) -> None:

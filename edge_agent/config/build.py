@@ -60,11 +60,28 @@ def build(cls: type[T], tree: Tree, *, path: str = "", provenance: Provenance | 
                 raise ConfigError(f"required key is missing{hint}", key=key, origin=_first_origin(tree))
             _record_defaults(fld, hints[name], key, provenance)
             continue
-        kwargs[name] = convert(hints[name], node, key, provenance, fld.metadata.get("check"))
+        if fld.metadata.get("secret"):
+            kwargs[name] = _convert_secret(hints[name], node, key, provenance, fld.metadata.get("check"))
+        else:
+            kwargs[name] = convert(hints[name], node, key, provenance, fld.metadata.get("check"))
     try:
         return cls(**kwargs)
     except ValueError as exc:
         raise ConfigError(str(exc), key=path or "(top level)", origin=_first_origin(tree)) from None
+
+
+def _convert_secret(
+    hint: Any, node: Tree | Leaf, key: str, provenance: Provenance, check: Callable[[Any], object] | None
+) -> Any:
+    """:func:`convert` for a secret field: an error says what was expected, never what was given."""
+    try:
+        return convert(hint, node, key, provenance, check)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"invalid value for a secret setting, expected {describe(hint)} (the value is not shown)",
+            key=key,
+            origin=exc.origin,
+        ) from None
 
 
 def close_matches(word: str, choices: typing.Iterable[str]) -> list[str]:

@@ -43,6 +43,7 @@ from edge_agent.config.sources import (
     merge,
 )
 from edge_agent.errors import ConfigError, PluginError
+from edge_agent.processors.config import build_processors, check_plugin_selection
 
 DEFAULT_CONFIG_PATHS = (Path("/etc/edge-agent/agent.toml"),)
 
@@ -155,13 +156,15 @@ def build_config(tree: Tree, plugin_types: PluginTypesFactory) -> tuple[AgentCon
     plugins_node = tree.get("plugins", {})
     if is_empty_table(plugins_node):
         plugins_node = {}
-    rest = {k: v for k, v in tree.items() if k != "plugins"}
+    rest = {k: v for k, v in tree.items() if k not in ("plugins", "processors")}
     config = build(AgentConfig, rest, provenance=provenance)
     types = plugin_types(config.agent.plugin_dirs)
     if isinstance(plugins_node, Leaf):
         raise ConfigError("expected a table of plugin instances", key="plugins", origin=plugins_node.origin)
     instances = tuple(_build_plugin(name, node, types, provenance) for name, node in plugins_node.items())
-    return dataclasses.replace(config, plugins=instances), provenance
+    processors = build_processors(tree.get("processors"), provenance)
+    check_plugin_selection(processors, tuple(i.name for i in instances), provenance)
+    return dataclasses.replace(config, plugins=instances, processors=processors), provenance
 
 
 def _build_plugin(

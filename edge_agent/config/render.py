@@ -13,7 +13,9 @@ from typing import Any, get_type_hints
 
 from edge_agent.config.build import Provenance, _strip_optional
 from edge_agent.config.schema import PLUGIN_COMMON_KEYS, AgentConfig, PluginInstanceConfig
+from edge_agent.config.secrets import secret_keys
 from edge_agent.config.units import ByteSize, Duration, format_duration, format_size
+from edge_agent.processors.config import PROCESSOR_COMMON_KEYS, ProcessorInstanceConfig
 
 _COMMENT_COLUMN = 48
 
@@ -52,11 +54,17 @@ def _line(key: str, value: str, origin: str) -> str:
 def render_config(
     config: AgentConfig, provenance: Provenance, *, redact: frozenset[str] = frozenset()
 ) -> str:
-    """TOML text of ``config`` with ``# origin`` comments; keys in ``redact`` print as ``"<redacted>"``."""
+    """TOML text of ``config`` with ``# origin`` comments; keys in ``redact`` print as ``"<redacted>"``.
+
+    Fields marked secret (:mod:`edge_agent.config.secrets`) are always redacted.
+    """
     out: list[str] = []
-    _render_dataclass(config, "", provenance, out, redact, skip=("plugins",))
+    redact = redact | secret_keys(config)
+    _render_dataclass(config, "", provenance, out, redact, skip=("plugins", "processors"))
     for inst in config.plugins:
         _render_plugin(inst, provenance, out, redact)
+    for proc in config.processors:
+        _render_processor(proc, provenance, out, redact)
     return "\n".join(out).strip() + "\n"
 
 
@@ -109,4 +117,17 @@ def _render_plugin(
     for key in PLUGIN_COMMON_KEYS:
         _emit(out, key, f"{path}.{key}", getattr(inst, key), hints[key], provenance, redact)
     if inst.settings is not None and dataclasses.is_dataclass(inst.settings):
+        _render_dataclass(inst.settings, path, provenance, out, redact)
+
+
+def _render_processor(
+    inst: ProcessorInstanceConfig, provenance: Provenance, out: list[str], redact: frozenset[str]
+) -> None:
+    path = f"processors.{inst.name}"
+    out.append("")
+    out.append(f"[{path}]")
+    hints = get_type_hints(ProcessorInstanceConfig)
+    for key in PROCESSOR_COMMON_KEYS:
+        _emit(out, key, f"{path}.{key}", getattr(inst, key), hints[key], provenance, redact)
+    if dataclasses.is_dataclass(inst.settings):
         _render_dataclass(inst.settings, path, provenance, out, redact)

@@ -17,6 +17,7 @@ from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
 from edge_agent.fleet.config import FleetConfig
 from edge_agent.otlp.fragment import Priority
+from edge_agent.processors.config import ProcessorInstanceConfig
 from edge_agent.systemd.config import ServiceConfig
 
 
@@ -89,3 +90,4 @@ class AgentConfig:
     service: ServiceConfig = field(default_factory=ServiceConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
+    processors: tuple[ProcessorInstanceConfig, ...] = ()

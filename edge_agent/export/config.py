@@ -234,11 +234,15 @@ class ExporterConfig:
         metadata={"help": "close keep-alive connections idle this long (the Collector's default)"},
     )
     headers: dict[str, str] = field(
-        default_factory=dict, metadata={"help": "static request headers (values are never shown)"}
+        default_factory=dict,
+        metadata={"help": "static request headers (values are never shown)", "secret": True},
     )
     headers_from_file: dict[str, str] = field(
         default_factory=dict,
-        metadata={"help": "header name -> file holding its value (e.g. an API key), re-read on change"},
+        metadata={
+            "help": "header name -> file holding its value (e.g. an API key), re-read on change",
+            "secret_file": True,
+        },
     )
     tls: TlsClientConfig = field(default_factory=TlsClientConfig)
     retry_on_failure: RetryConfig = field(default_factory=RetryConfig)

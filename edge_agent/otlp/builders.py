@@ -80,6 +80,8 @@ class HistogramPoint:
             raise ValueError("bucket_counts must have len(bounds) + 1 entries")
         if sum(self.bucket_counts) != self.count:
             raise ValueError("bucket_counts must add up to count")
+        if not 0 <= self.count <= _UINT64_MAX or any(c < 0 for c in self.bucket_counts):
+            raise ValueError("count and bucket_counts must be between 0 and 2**64-1")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,12 @@ class SummaryPoint:
     attributes: Attributes | None = None
     start_time_ns: int = 0
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.count <= _UINT64_MAX:
+            raise ValueError("count must be between 0 and 2**64-1")
+
+
+_UINT64_MAX = 2**64 - 1
 
 # tag bytes are fixed per field; precomputing them keeps the per-point cost
 # down to one struct.pack call.

@@ -26,21 +26,23 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from edge_agent._version import __version__
-from edge_agent.admin.config import parse_host_port
+from edge_agent.admin.config import AdminConfig, parse_host_port
 from edge_agent.admin.endpoint import AdminEndpoint
 from edge_agent.buffer.factory import open_buffer, wire_encoding
 from edge_agent.config.load import LoadedConfig
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
+from edge_agent.config.secrets import check_secret_files
 from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, ReconfigureError
 from edge_agent.export.config import ExporterConfig
 from edge_agent.export.exporter import Connector, Exporter, open_tcp
-from edge_agent.httpserver import HttpServer
+from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
 from edge_agent.plugin_api import Plugin, Receiver
 from edge_agent.runtime.clock import AgentClock
@@ -57,6 +59,10 @@ from edge_agent.runtime.state import CborStateStore, ensure_private_dir, write_a
 from edge_agent.runtime.summary import ServiceSummary
 from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
 from edge_agent.runtime.tasks import StoppableTask
+
+if TYPE_CHECKING:
+    from edge_agent.processors.stage import ProcessorStage
+from edge_agent.security.secrets import read_secret_line
 
 log = logging.getLogger("edge_agent.agent")
 
@@ -88,6 +94,8 @@ class _Prepared:
     registry: PluginRegistry
     plugins: dict[str, Plugin[Any]] = field(default_factory=dict)
     exporter: Exporter | None = None
+    processors: ProcessorStage | None = None
+    swap_processors: bool = False  # processors changed: install ``processors`` (None = none)
 
 
 Undo = Callable[[], Awaitable[None]]
@@ -185,7 +193,10 @@ class Agent:
         return self._stage.state
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        # secret files first: a world-readable key must stop the start before anything listens
+        await trio.to_thread.run_sync(check_secret_files, self.config, self._environ)
         ensure_private_dir(self.state_dir)
+        await self._install_processors()
         agent_state = CborStateStore(self.state_dir / "agent.cbor")
         self.device_id = await self._device_id(agent_state)
         self._resource = self._resource_bytes(self.config)
@@ -239,6 +250,33 @@ class Agent:
             device_id = new_device_id()
             await store.put("device_id", device_id)
         return device_id
+
+    async def _install_processors(self) -> None:
+        """Build the processor chain (reads key and value files: in a thread) and put it in the pipeline."""
+        stage = await self._build_processors(self.config)
+        self.pipeline.set_processors(stage)
+        if stage is not None:
+            log.info("processors: %s", ", ".join(stage.chain.names()))
+
+    async def _build_processors(self, config: AgentConfig) -> ProcessorStage | None:
+        if not any(p.enabled for p in config.processors):
+            return None
+        # imported on demand: an agent without processors never loads them (or protobuf for them)
+        from edge_agent.processors.factory import build_chain
+        from edge_agent.processors.stage import ProcessorCounters, ProcessorStage
+
+        chain = await trio.to_thread.run_sync(
+            partial(
+                build_chain,
+                config.processors,
+                environ=self._environ,
+                agent_attributes=config.resource.attributes,
+            )
+        )
+        if chain is None:
+            return None
+        counters = ProcessorCounters.register(self.instruments.registry, self.instruments.dropped)
+        return ProcessorStage(chain, counters)
 
     # -- plugins -----------------------------------------------------------
 
@@ -313,9 +351,35 @@ class Agent:
     # -- admin -------------------------------------------------------------
 
     async def _serve_admin(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        host, port = parse_host_port(self.config.admin.endpoint)
-        endpoint = AdminEndpoint(self.instruments.registry, self.status, self.readiness, self.health)
-        server = HttpServer(endpoint.handle, name="admin")
+        cfg = self.config.admin
+        host, port = parse_host_port(cfg.endpoint)
+        token = ""
+        if cfg.bearer_token_file:
+            token = await trio.to_thread.run_sync(
+                partial(
+                    read_secret_line,
+                    cfg.bearer_token_file,
+                    key="admin.bearer_token_file",
+                    what="admin token file",
+                    environ=self._environ,
+                )
+            )
+        refused = self.instruments.registry.counter(
+            "admin.refused", "admin endpoint requests and connections refused", labels=("reason",)
+        )
+
+        def count_refusal(reason: str) -> None:
+            refused.inc(reason=reason)
+
+        endpoint = AdminEndpoint(
+            self.instruments.registry,
+            self.status,
+            self.readiness,
+            self.health,
+            token=token,
+            refused=count_refusal,
+        )
+        server = HttpServer(endpoint.handle, admin_limits(cfg), name="admin", on_refusal=count_refusal)
         async with trio.open_nursery() as nursery:
             try:
                 self.admin_address = await nursery.start(server.serve_tcp, host, port)
@@ -425,6 +489,11 @@ class Agent:
             else:
                 registry = await trio.to_thread.run_sync(PluginRegistry.for_config, new.agent.plugin_dirs)
         prepared = _Prepared(registry)
+        # new secret files and processor key/value files are checked before anything changes
+        await trio.to_thread.run_sync(check_secret_files, new, self._environ)
+        if _processors_changed(self.config, new):
+            prepared.processors = await self._build_processors(new)
+            prepared.swap_processors = True
         for name in (*plan.start, *plan.restart):
             prepared.plugins[name] = self._construct(name, new, registry)
         if plan.replace_exporter:
@@ -436,6 +505,10 @@ class Agent:
         old, new = self.config, plan.effective
         self._apply_live_settings(new)
         undo.append(_sync(lambda: self._apply_live_settings(old)))
+        if prepared.swap_processors:
+            previous = self.pipeline.processors
+            self.pipeline.set_processors(prepared.processors)
+            undo.append(_sync(lambda: self.pipeline.set_processors(previous)))
         if prepared.exporter is not None:
             await self._swap_exporter(prepared.exporter)
             undo.append(lambda: self._swap_exporter(self._new_exporter(old.exporter)))
@@ -520,11 +593,31 @@ def _instance(config: AgentConfig, name: str) -> PluginInstanceConfig:
     raise ConfigError(f"no plugin instance named {name!r}", key=f"plugins.{name}")
 
 
+def _processors_changed(old: AgentConfig, new: AgentConfig) -> bool:
+    # the resource processor's agent_attributes copies [resource] attributes
+    return old.processors != new.processors or (
+        bool(new.processors) and old.resource.attributes != new.resource.attributes
+    )
+
+
 def _sync(fn: Callable[[], object]) -> Undo:
     async def step() -> None:
         fn()
 
     return step
+
+
+def admin_limits(cfg: AdminConfig) -> ServerLimits:
+    """Admin requests are bodiless GETs: a tiny body cap, the configured head/time/connection limits."""
+    return ServerLimits(
+        max_header_bytes=int(cfg.max_header_bytes),
+        max_body_bytes=1024,
+        header_timeout=float(cfg.header_timeout),
+        body_timeout=float(cfg.header_timeout),
+        idle_timeout=float(cfg.idle_timeout),
+        send_timeout=float(cfg.send_timeout),
+        max_connections=cfg.max_connections,
+    )
 
 
 def _by_labels(counter: Any) -> list[tuple[dict[str, str], float]]:

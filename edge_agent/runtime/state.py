@@ -24,8 +24,9 @@ log = logging.getLogger("edge_agent.state")
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     """Replace ``path`` with ``data`` durably (blocking; call from a worker thread)."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
+        os.fchmod(fd, mode)  # a leftover temp file keeps its old mode through O_CREAT
         view = memoryview(data)
         while view:
             written = os.write(fd, view)
@@ -46,8 +47,17 @@ def fsync_dir(directory: Path) -> None:
 
 
 def ensure_private_dir(directory: Path) -> Path:
-    """Create ``directory`` (and parents) with mode 0700 if missing."""
+    """Create ``directory`` (and parents) with mode 0700 if missing; tighten it to 0700 if it is ours.
+
+    State, checkpoints and buffered telemetry live below it: other local
+    users must not list or read them. A directory owned by someone else is
+    left alone (and then the files in it are still 0600).
+    """
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = directory.stat()
+    if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+        os.chmod(directory, 0o700)
+        log.info("tightened permissions of %s from %o to 700", directory, st.st_mode & 0o777)
     return directory
 
 

@@ -57,7 +57,10 @@ class TlsClientConfig:
     )
     key_file: str = field(
         default="",
-        metadata={"help": "private key of cert_file (PEM, unencrypted, not world-readable)"},
+        metadata={
+            "help": "private key of cert_file (PEM, unencrypted, mode 0600 or a systemd credential)",
+            "secret_file": True,
+        },
     )
     include_system_ca_certs_pool: bool = field(
         default=False, metadata={"help": "trust the system CAs in addition to ca_file"}

@@ -11,12 +11,12 @@ relative name when that directory is set and holds the file.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.errors import ConfigError
+from edge_agent.security.secrets import check_secret_mode
 
 _CREDENTIALS_VARS = ("${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY")
 
@@ -40,20 +40,15 @@ def resolve_path(value: str, environ: Mapping[str, str], *, key: str) -> Path:
 
 
 def check_private(path: Path, *, key: str) -> None:
-    """Refuse a secret file that every user on the device may read or change."""
+    """Refuse a secret file other users may read or change (the policy of
+    :mod:`edge_agent.security.secrets`: no access for others, group read only when root owns it)."""
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
     except FileNotFoundError:
         raise ConfigError(f"file not found: {path}", key=key) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", key=key) from None
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise ConfigError(
-            f"{path} is accessible to every user on the device (mode {stat.filemode(mode)}); "
-            f"a private key must not be: run 'chmod 600 {path}' (or 640 with the agent's group), "
-            "or deliver it as a systemd credential",
-            key=key,
-        )
+    check_secret_mode(path, st.st_mode, st.st_uid, key=key, what="secret file")
 
 
 def read_text(path: Path, *, key: str, what: str) -> str:

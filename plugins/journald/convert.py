@@ -53,7 +53,7 @@ def parse_entry(line: bytes) -> Entry:
     return Entry(
         cursor=fields["__CURSOR"],
         body=_text(fields.get("MESSAGE")),
-        time_ns=_int(fields.get("__REALTIME_TIMESTAMP")) * 1000,
+        time_ns=_int(fields.get("__REALTIME_TIMESTAMP"), maximum=_MAX_REALTIME_US) * 1000,
         severity=severity,
         severity_text=severity_text,
         attributes=_attributes(fields),
@@ -73,7 +73,7 @@ def _attributes(fields: dict[str, Any]) -> dict[str, AttributeValue]:
         value = fields.get(field)
         if value is None:
             continue
-        out[name] = _int(value) if name == "process.pid" else _text(value)
+        out[name] = _int(value, maximum=_INT64_MAX) if name == "process.pid" else _text(value)
     return out
 
 
@@ -87,8 +87,17 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _int(value: Any, default: int = 0) -> int:
+# OTLP times are uint64 nanoseconds, attribute ints int64: values outside (found by fuzzing) would
+# make the builder raise and the plugin re-read the same entry forever, so they become the default.
+_MAX_REALTIME_US = (2**64 - 1) // 1000
+_INT64_MAX = 2**63 - 1
+
+
+def _int(value: Any, default: int = 0, *, maximum: int | None = None) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return default
+    if maximum is not None and not 0 <= number <= maximum:
+        return default
+    return number

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hmac
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import trio
 
@@ -39,6 +38,8 @@ from edge_agent import (
     Request,
     ServerLimits,
     Signal,
+    check_listener_exposure,
+    read_secret_line,
     setting,
 )
 
@@ -91,26 +92,45 @@ class OtlpReceiverConfig:
     header_timeout: Duration = setting(Duration(10.0), help="time allowed to send the request headers")
     body_timeout: Duration = setting(Duration(30.0), help="time allowed to send the whole body")
     idle_timeout: Duration = setting(Duration(60.0), help="keep-alive connections idle longer are closed")
+    send_timeout: Duration = setting(
+        Duration(30.0), help="time a client has to read its reply", check=_check_positive
+    )
+    max_request_headers: ByteSize = setting(
+        ByteSize(16 * 1024), help="largest request head (line and headers); bigger gets 431"
+    )
     backpressure_timeout: Duration = setting(
         Duration(10.0),
         help="longest a request waits for the buffer to commit before 503",
         check=_check_positive,
     )
-    bearer_token: str = setting("", help="require 'Authorization: Bearer <token>' (prefer bearer_token_file)")
-    bearer_token_file: str = setting("", help="file holding the bearer token (first line)")
+    bearer_token: str = setting(
+        "", help="require 'Authorization: Bearer <token>' (prefer bearer_token_file)", secret=True
+    )
+    bearer_token_file: str = setting(
+        "", help="file holding the bearer token (first line; mode 0600)", secret_file=True
+    )
 
     def __post_init__(self) -> None:
         if not self.endpoint and not self.unix_socket:
             raise ValueError("set endpoint or unix_socket (or both): the receiver needs somewhere to listen")
         if self.bearer_token and self.bearer_token_file:
             raise ValueError("set bearer_token or bearer_token_file, not both")
+        if self.endpoint:
+            check_listener_exposure(
+                self.endpoint.rpartition(":")[0],
+                authenticated=bool(self.bearer_token or self.bearer_token_file),
+                what="the OTLP receiver",
+                remedy="bearer_token_file (a file holding a bearer token, mode 0600)",
+            )
 
     def limits(self) -> ServerLimits:
         return ServerLimits(
+            max_header_bytes=int(self.max_request_headers),
             max_body_bytes=int(self.max_request_body),
             header_timeout=float(self.header_timeout),
             body_timeout=float(self.body_timeout),
             idle_timeout=float(self.idle_timeout),
+            send_timeout=float(self.send_timeout),
             max_connections=self.max_connections,
         )
 
@@ -181,7 +201,7 @@ class OtlpHandler:
         if not self._expected_auth:
             return
         given = (request.header("authorization") or "").encode("latin-1")
-        if not hmac.compare_digest(given, self._expected_auth):
+        if not hmac.compare_digest(given, self._expected_auth):  # constant time
             raise Rejected(401, decode.UNAUTHENTICATED, "missing or wrong bearer token", event="unauthorized")
 
     async def _commit(self, fragment: Fragment) -> None:
@@ -223,8 +243,11 @@ class OtlpReceiver(Receiver[OtlpReceiverConfig]):
 
     async def run(self, ctx: PluginContext, *, task_status: trio.TaskStatus[None]) -> None:
         cfg = self.config
-        token = await trio.to_thread.run_sync(_read_token, cfg)
-        server = HttpServer(OtlpHandler(ctx, cfg, token).handle, cfg.limits(), name="otlp")
+        token = await trio.to_thread.run_sync(_read_token, cfg, ctx.name)
+        # server-level refusals (timeouts, oversized heads, too many connections) are counted too
+        server = HttpServer(
+            OtlpHandler(ctx, cfg, token).handle, cfg.limits(), name="otlp", on_refusal=ctx.count
+        )
         async with trio.open_nursery() as nursery:
             where = []
             if cfg.endpoint:
@@ -244,15 +267,9 @@ async def _serve_unix(
     await server.serve_unix(path, mode=mode, task_status=task_status)
 
 
-def _read_token(cfg: OtlpReceiverConfig) -> bytes:
+def _read_token(cfg: OtlpReceiverConfig, instance: str) -> bytes:
+    """The token (blocking): the file is refused when other users may read it (see SECURITY.md)."""
     if cfg.bearer_token_file:
-        try:
-            text = Path(cfg.bearer_token_file).read_text("utf-8")
-        except OSError as exc:
-            raise OSError(f"cannot read bearer_token_file {cfg.bearer_token_file}: {exc.strerror}") from None
-        lines = text.splitlines()
-        token = lines[0].strip() if lines else ""
-        if not token:
-            raise ValueError(f"bearer_token_file {cfg.bearer_token_file} is empty")
-        return token.encode()
+        key = f"plugins.{instance}.bearer_token_file"
+        return read_secret_line(cfg.bearer_token_file, key=key, what="bearer token file").encode()
     return cfg.bearer_token.encode()

@@ -61,7 +61,9 @@ def _simple(builder: MetricsBuilder, family: Family, extra: Attrs, stats: Conver
     stats.points += len(points)
 
 
-def _series(family: Family, skip_label: str) -> dict[tuple[tuple[str, str], ...], dict[str, object]]:
+def _series(
+    family: Family, skip_label: str, stats: ConvertStats
+) -> dict[tuple[tuple[str, str], ...], dict[str, object]]:
     grouped: dict[tuple[tuple[str, str], ...], dict[str, object]] = {}
     for name, labels, value in family.samples:
         key = tuple(sorted((k, v) for k, v in labels.items() if k != skip_label))
@@ -70,7 +72,10 @@ def _series(family: Family, skip_label: str) -> dict[tuple[tuple[str, str], ...]
         if suffix == "_bucket" or (skip_label == "quantile" and not suffix):
             bound = labels.get(skip_label)
             if bound is not None:
-                entry["buckets"].append((float(bound), value))  # type: ignore[attr-defined]
+                try:
+                    entry["buckets"].append((float(bound), value))  # type: ignore[attr-defined]
+                except ValueError:  # le="abc": skip the sample, not the whole scrape (found by fuzzing)
+                    stats.skipped += 1
         elif suffix in ("_sum", "_count"):
             entry[suffix] = value
     return grouped
@@ -78,11 +83,11 @@ def _series(family: Family, skip_label: str) -> dict[tuple[tuple[str, str], ...]
 
 def _histogram(builder: MetricsBuilder, family: Family, extra: Attrs, stats: ConvertStats) -> None:
     points = []
-    for key, entry in _series(family, "le").items():
+    for key, entry in _series(family, "le", stats).items():
         buckets = sorted(entry["buckets"])  # type: ignore[call-overload]
         try:
             points.append(_histogram_point(buckets, entry, {**extra, **dict(key)}))
-        except ValueError:
+        except (ValueError, OverflowError):  # inconsistent, infinite or out of uint64 range counts
             stats.skipped += 1
     if points:
         builder.histogram(family.name, points, unit=family.unit, description=family.help)
@@ -110,13 +115,16 @@ def _histogram_point(
 
 def _summary(builder: MetricsBuilder, family: Family, extra: Attrs, stats: ConvertStats) -> None:
     points = []
-    for key, entry in _series(family, "quantile").items():
+    for key, entry in _series(family, "quantile", stats).items():
         count, total = entry.get("_count"), entry.get("_sum")
         if not isinstance(count, float) or not isinstance(total, float):
             stats.skipped += 1
             continue
         quantiles = [(q, v) for q, v in sorted(entry["buckets"]) if not math.isnan(v)]  # type: ignore[call-overload]
-        points.append(SummaryPoint(int(count), total, quantiles, {**extra, **dict(key)}))
+        try:
+            points.append(SummaryPoint(int(count), total, quantiles, {**extra, **dict(key)}))
+        except (ValueError, OverflowError):  # NaN, infinite or out of uint64 range count (found by fuzzing)
+            stats.skipped += 1
     if points:
         builder.summary(family.name, points, unit=family.unit, description=family.help)
         stats.points += len(points)

@@ -18,7 +18,14 @@ from typing import Literal
 
 import trio
 
-from edge_agent import Duration, PluginContext, Receiver, Temporality, setting
+from edge_agent import (
+    Duration,
+    PluginContext,
+    Receiver,
+    Temporality,
+    check_listener_exposure,
+    setting,
+)
 
 from .aggregate import Aggregator
 from .parse import StatsdParseError, parse_line
@@ -59,10 +66,21 @@ class StatsdConfig:
     max_series: int = setting(10_000, help="distinct series per interval; more are refused and counted")
     max_set_members: int = setting(10_000, help="distinct members per set per interval")
     max_datagram: int = setting(65_535, help="largest datagram read (bytes)")
+    insecure_listen_on_network: bool = setting(
+        False,
+        help="allow a non-loopback endpoint (StatsD cannot authenticate: anyone reaching it may send)",
+    )
 
     def __post_init__(self) -> None:
         if not self.endpoint and not self.unix_socket:
             raise ValueError("set endpoint or unix_socket (or both)")
+        if self.endpoint:
+            check_listener_exposure(
+                self.endpoint.rpartition(":")[0],
+                authenticated=self.insecure_listen_on_network,
+                what="the StatsD receiver (UDP, no authentication)",
+                remedy="insecure_listen_on_network = true to accept that anyone there can send metrics",
+            )
 
 
 class StatsdReceiver(Receiver[StatsdConfig]):

@@ -50,3 +50,16 @@ def test_bad_payloads_raise_codec_error(codec: str, data: bytes, size: int, mess
     """Truncated, multi-member, foreign or wrongly sized payloads are refused with a reason."""
     with pytest.raises(codecs.CodecError, match=message):
         codecs.decompress(codec, data, size)
+
+
+def test_forged_zstd_raw_size_is_refused_without_allocating_it() -> None:
+    """A frame whose envelope claims a huge raw size (found reviewing the fuzz targets) is a CodecError,
+    not a MemoryError or a terabyte allocation: the zstd frame must declare the same size."""
+    import zstandard
+
+    undeclared = zstandard.ZstdCompressor(write_content_size=False).compress(b"x" * 100)
+    with pytest.raises(codecs.CodecError, match="declares -1 bytes, envelope says 1099511627776"):
+        codecs.decompress("zstd", undeclared, 2**40)
+    declared = codecs.compress("zstd", b"x" * 100)
+    with pytest.raises(codecs.CodecError, match="declares 100 bytes, envelope says 1099511627776"):
+        codecs.decompress("zstd", declared, 2**40)

@@ -10,7 +10,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from edge_agent.runtime.state import CborStateStore, write_atomic
+from edge_agent.runtime.state import CborStateStore, ensure_private_dir, write_atomic
 
 
 async def test_put_persists_across_instances(tmp_path: Path) -> None:
@@ -53,3 +53,33 @@ def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
     write_atomic(path, b"a" * 1000)
     write_atomic(path, b"short")
     assert path.read_bytes() == b"short"
+
+
+def test_state_directory_is_created_or_tightened_to_0700(tmp_path: Path) -> None:
+    """A new state dir is 0700 even under umask 0; an existing 0755 one of ours is tightened."""
+    old = os.umask(0)
+    try:
+        fresh = ensure_private_dir(tmp_path / "fresh")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    ensure_private_dir(loose)
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o700
+
+
+def test_state_files_are_0600_under_umask_0_and_over_a_leftover_temp_file(tmp_path: Path) -> None:
+    """write_atomic produces 0600 files whatever the umask, even when a 0666 temp file was left behind."""
+    target = tmp_path / "agent.cbor"
+    leftover = tmp_path / "agent.cbor.tmp"
+    leftover.write_bytes(b"junk")
+    leftover.chmod(0o666)
+    old = os.umask(0)
+    try:
+        write_atomic(target, b"data")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_bytes() == b"data"

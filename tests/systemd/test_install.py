@@ -157,7 +157,7 @@ def test_plugin_needs_widen_the_unit_and_are_explained(
     analyze = peers.require("systemd-analyze")
     _install(tmp_path)
     (tmp_path / "etc/edge-agent/agent.toml").write_text(
-        '[plugins.statsd]\nendpoint = "0.0.0.0:125"\n\n[plugins.journald]\n'
+        '[plugins.statsd]\nendpoint = "0.0.0.0:125"\ninsecure_listen_on_network = true\n\n[plugins.journald]\n'
     )
     capsys.readouterr()
     assert main(["install-service", "--root", str(tmp_path), "--exec", EXEC]) == 0

@@ -25,12 +25,16 @@ def test_default_config_needs_nothing(tmp_path: Path) -> None:
 
 def test_privileged_port_needs_net_bind_service(tmp_path: Path) -> None:
     """A StatsD listener on port 125 gets CAP_NET_BIND_SERVICE; one on 8125 does not."""
-    low = needed_permissions(_config(tmp_path, '[plugins.statsd]\nendpoint = "0.0.0.0:125"\n'))
+    low = needed_permissions(
+        _config(tmp_path, '[plugins.statsd]\nendpoint = "0.0.0.0:125"\ninsecure_listen_on_network = true\n')
+    )
     assert low.capabilities == ("CAP_NET_BIND_SERVICE",)
     assert low.notes == (
         "plugins.statsd listens on port 125 (below 1024): the unit grants CAP_NET_BIND_SERVICE",
     )
-    high = needed_permissions(_config(tmp_path, '[plugins.statsd]\nendpoint = "0.0.0.0:8125"\n'))
+    high = needed_permissions(
+        _config(tmp_path, '[plugins.statsd]\nendpoint = "0.0.0.0:8125"\ninsecure_listen_on_network = true\n')
+    )
     assert high.capabilities == ()
 
 

@@ -39,3 +39,18 @@ def test_non_entries(line: bytes) -> None:
     """Output that is not a journal entry raises EntryError."""
     with pytest.raises(EntryError):
         parse_entry(line)
+
+
+def test_out_of_range_timestamp_and_pid_become_defaults() -> None:
+    """A realtime timestamp beyond uint64 ns and a PID beyond int64 (found by fuzzing) do not break encoding."""
+    line = json.dumps(
+        {
+            "__CURSOR": "c",
+            "MESSAGE": "m",
+            "__REALTIME_TIMESTAMP": "8" * 30,
+            "_PID": str(2**70),
+            "PRIORITY": "6",
+        }
+    ).encode()
+    entry = parse_entry(line)
+    assert entry.time_ns == 0 and entry.attributes["process.pid"] == 0

@@ -225,6 +225,7 @@ async def test_bearer_token_is_required_when_configured(ctx: RecordingContext, t
     """With a token file, requests without the right bearer token get 401; the right one gets 200."""
     token_file = tmp_path / "token"
     token_file.write_text("s3cret\n")
+    token_file.chmod(0o600)
     async with running(ctx, bearer_token_file=str(token_file)) as addr:
         missing = await post(addr, "/v1/logs", _logs(1))
         wrong = await post(addr, "/v1/logs", _logs(1), {**PB, "Authorization": "Bearer nope"})

@@ -60,3 +60,20 @@ def test_inconsistent_histogram_is_skipped_and_counted() -> None:
     page = '# TYPE h histogram\nh_bucket{le="1"} 5\nh_bucket{le="+Inf"} 3\nh_count 3\nh_sum 1\nok 1\n'
     metrics, _, skipped = _convert(page)
     assert skipped == 1 and "h" not in metrics and "ok" in metrics
+
+
+def test_bucket_bound_that_is_not_a_number_is_skipped_not_fatal() -> None:
+    """le="abc" (found by fuzzing) skips that bucket and counts it; the scrape's other metrics survive."""
+    page = '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le=" EO+Inf"} 3\nh_count 3\nh_sum 4\nok 1\n'
+    metrics, _, skipped = _convert(page)
+    assert skipped >= 1 and "ok" in metrics
+
+
+def test_counts_beyond_uint64_or_infinite_are_skipped() -> None:
+    """Histogram and summary counts that OTLP cannot carry (found by fuzzing) skip the point, not the scrape."""
+    page = (
+        '# TYPE h histogram\nh_bucket{le="+Inf"} 3555555555555555555555\nh_count 3\n'
+        '# TYPE s summary\ns{quantile="0.5"} 1\ns_sum 2\ns_count +Inf\nok 1\n'
+    )
+    metrics, _, skipped = _convert(page)
+    assert skipped == 2 and set(metrics) == {"ok"}

@@ -1,0 +1,1 @@
+"""Security helpers shared by every component: secret files, exposure of local listeners."""
