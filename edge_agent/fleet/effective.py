@@ -1,7 +1,8 @@
 """The effective config as reported to the fleet server: redacted TOML plus a settings hash.
 
 The body is what ``edge-agent check-config`` prints for the running config
-(every value with its origin as a comment; secret fields ``"<redacted>"``),
+(every value with its origin as a comment; fields marked secret, in any
+section or plugin, ``"<redacted>"``: :mod:`edge_agent.config.secrets`),
 preceded by one header line carrying the SHA-256 of the *settings only*
 (origin comments stripped). Two devices running the same settings from
 different files report the same hash, which is what an operator compares
@@ -21,8 +22,6 @@ from edge_agent.fleet import messages as m
 NAME = "agent.toml"
 CONTENT_TYPE = "application/toml"
 HEADER = "# edge-agent effective config; settings sha256 "
-# fields holding secrets until every section marks its own (issue 9 redacts marked fields itself)
-ALWAYS_REDACT = frozenset({"fleet.headers", "exporter.headers"})
 _HEADER_LINE = re.compile(rb"^# edge-agent effective config; settings sha256 ([0-9a-f]{64})$", re.MULTILINE)
 
 
@@ -37,7 +36,7 @@ def strip_origins(text: str) -> str:
 
 def render(config: AgentConfig, provenance: Provenance) -> tuple[bytes, str]:
     """(body, settings hash) of the effective config."""
-    text = render_config(config, provenance, redact=ALWAYS_REDACT)
+    text = render_config(config, provenance)  # fields marked secret print as "<redacted>"
     digest = hashlib.sha256(strip_origins(text).encode()).hexdigest()
     return f"{HEADER}{digest}\n{text}".encode(), digest
 

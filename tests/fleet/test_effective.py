@@ -27,15 +27,17 @@ def test_same_settings_from_different_files_hash_alike(tmp_path: Path) -> None:
     assert effective.render(c.config, c.provenance)[1] != hash_a  # type: ignore[attr-defined]
 
 
-def test_header_secrets_are_redacted(tmp_path: Path) -> None:
-    """Exporter and fleet headers (tokens) never leave the device in the effective config."""
+def test_secrets_are_redacted(tmp_path: Path) -> None:
+    """Exporter and fleet headers and a plugin's secret setting never leave the device in the effective config."""
     loaded = _load(
         tmp_path,
         '[exporter.headers]\nAuthorization = "Bearer s3cret"\n[fleet]\nendpoint = "http://f/v1/opamp"\n'
-        '[fleet.headers]\nAuthorization = "Bearer fleet-s3cret"\n',
+        '[fleet.headers]\nAuthorization = "Bearer fleet-s3cret"\n'
+        '[plugins.otlp]\nbearer_token = "plugin-s3cret"\n',
     )
     body, _ = effective.render(loaded.config, loaded.provenance)  # type: ignore[attr-defined]
-    assert b"s3cret" not in body and b"<redacted>" in body
+    assert b"s3cret" not in body
+    assert body.count(b"<redacted>") >= 3
 
 
 def test_foreign_body_is_hashed_whole() -> None:
