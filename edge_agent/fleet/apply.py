@@ -23,6 +23,10 @@ Theory of operation (one offer at a time; statuses are what the server sees):
 
 A hash that ended FAILED is remembered (also across restarts) and not
 tried again: the server must push a new config (new version) to retry.
+An orderly stop during the health window drops the staged copy (the config
+was never judged): after the restart the committed config runs and the
+server's next offer is applied afresh. Only a crash leaves the staged copy
+behind, and that is what :mod:`.staging` treats as an interrupted apply.
 """
 
 from __future__ import annotations
@@ -64,9 +68,9 @@ class ApplyStatus:
     status: int = m.STATUS_UNSET
     error: str = ""
 
-    def message(self) -> m.RemoteConfigStatus | None:
-        if not self.config_hash and self.status == m.STATUS_UNSET:
-            return None
+    def message(self) -> m.RemoteConfigStatus:
+        """Always reported (even UNSET with no hash): a server that remembers an apply this agent
+        never finished (it was stopped mid-way) sees the hash differ and offers the config again."""
         return m.RemoteConfigStatus(
             last_remote_config_hash=self.config_hash,
             status=self.status,  # type: ignore[arg-type]
@@ -170,9 +174,17 @@ class RemoteConfigManager:
             plan.describe(),
             self.fleet.health_window,
         )
-        reason = await self._health_window(
-            HealthWindow(before, (*plan.start, *plan.restart), plan.replace_exporter)
-        )
+        try:
+            reason = await self._health_window(
+                HealthWindow(before, (*plan.start, *plan.restart), plan.replace_exporter)
+            )
+        except trio.Cancelled:
+            # an orderly stop (not a crash) during the window: the config was not judged, so it is
+            # not remembered as interrupted; the next start runs the committed one and the server
+            # offers this one again
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.store.discard_staged)
+            raise
         if reason is not None:
             self.in_effect = self.running
             rollback = await self._roll_back()

@@ -294,3 +294,25 @@ async def test_reload_keeps_the_fleet_layer_even_during_a_health_window(
     again = fleet.service.loader(fleet.service.layer(), agent.plugin_types)
     assert (await agent.reconfigure(again)).is_noop()
     await fleet.stop_agent()
+
+
+async def test_orderly_stop_during_health_window_retries_after_restart(
+    fleet: FleetHarness, thread_safe_clock: object
+) -> None:
+    """Stopping the agent mid-window is not a crash: the restart runs the old config and applies the push again."""
+    agent = await fleet.start_agent()
+    assert fleet.service is not None
+    with trio.fail_after(30):
+        await _reported(fleet)
+        config_hash = fleet.push(PUSHED, version=9)
+        while fleet.service.manager is None or fleet.service.manager.in_effect is None:
+            await trio.sleep(0.1)  # applied, health window running
+    await fleet.stop_agent()
+    assert not (fleet.state / "fleet" / "staged.cbor").exists()
+    assert not (fleet.state / "fleet" / "committed.cbor").exists()
+    agent = await fleet.start_agent()
+    assert plugin_tags(agent)["base"] == "local"  # the committed (local) config runs first
+    with trio.fail_after(30):
+        await fleet.wait_status("APPLIED", config_hash)
+    assert plugin_tags(agent)["base"] == "fleet-v1"
+    await fleet.stop_agent()
