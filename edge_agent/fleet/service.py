@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from edge_agent.config.sources import Tree
 from edge_agent.errors import EdgeAgentError, ExportTransportError
 from edge_agent.export.otlp_http import parse_retry_after
 from edge_agent.fleet import messages as m
@@ -109,7 +110,7 @@ class FleetService:
             caps |= m.ACCEPTS_OPAMP_CONNECTION_SETTINGS | m.REPORTS_CONNECTION_SETTINGS_STATUS
         return caps
 
-    def layer(self) -> Any:
+    def layer(self) -> tuple[Tree, str] | None:
         """The fleet layer for a SIGHUP reload: the remote config in effect right now."""
         if self.manager is not None:
             return self.manager.layer()
