@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,10 +32,10 @@ import trio
 from edge_agent.errors import BufferFullError
 from edge_agent.httpserver import HttpServer, Reply, Request, ServerLimits
 from edge_agent.otlp import attributes
-from edge_agent.otlp.builders import LogsBuilder, MetricsBuilder, TracesBuilder
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 from edge_agent.otlp.validate import _request_class, count_records
 from edge_agent.runtime.clock import AgentClock
+from edge_agent.runtime.context import ContextBase
 from edge_agent.runtime.state import CborStateStore
 
 __all__ = ["OtlpSink", "Received", "RecordingContext", "count_records", "decode_request"]
@@ -149,7 +148,7 @@ class OtlpSink:
         return Reply(200, b"", content_type="application/x-protobuf")
 
 
-class RecordingContext:
+class RecordingContext(ContextBase):
     """A :class:`~edge_agent.PluginContext` that records instead of buffering.
 
     ``fragments`` holds everything emitted, in order; ``events`` the
@@ -168,13 +167,14 @@ class RecordingContext:
         priority: Priority = Priority.NORMAL,
         resource: dict[str, str] | None = None,
     ) -> None:
-        self._name = name
-        self._priority = priority
-        self._state = CborStateStore(Path(state_path))
-        self._clock = AgentClock()
-        self._logger = logging.getLogger(f"edge_agent.plugin.{name}")
-        self._resource = attributes.resource(resource or {"service.name": "edge-agent-test"})
-        self._scope = attributes.scope(f"edge_agent.{name}", "test")
+        super().__init__(
+            name=name,
+            priority=priority,
+            state=CborStateStore(Path(state_path)),
+            clock=AgentClock(),
+            resource=attributes.resource(resource or {"service.name": "edge-agent-test"}),
+            scope=attributes.scope(f"edge_agent.{name}", "test"),
+        )
         self.fragments: list[Fragment] = []
         self.events: Counter[str] = Counter()
         self.refuse_with: BufferFullError | None = None
@@ -182,34 +182,9 @@ class RecordingContext:
         self._changed = trio.Event()
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def logger(self) -> logging.Logger:
-        return self._logger
-
-    @property
     def state(self) -> CborStateStore:
+        assert isinstance(self._state, CborStateStore)
         return self._state
-
-    @property
-    def clock(self) -> AgentClock:
-        return self._clock
-
-    @property
-    def priority(self) -> Priority:
-        return self._priority
-
-    def metrics(self, *, time_ns: int | None = None) -> MetricsBuilder:
-        now = self._clock.time_ns() if time_ns is None else time_ns
-        return MetricsBuilder(self._resource, self._scope, time_ns=now)
-
-    def logs(self) -> LogsBuilder:
-        return LogsBuilder(self._resource, self._scope)
-
-    def traces(self) -> TracesBuilder:
-        return TracesBuilder(self._resource, self._scope)
 
     def count(self, event: str, amount: int = 1) -> None:
         if amount:

@@ -11,31 +11,31 @@ from edge_agent.runtime.pipeline import Pipeline
 from edge_agent.runtime.telemetry import Counter
 
 
-class RuntimeContext:
-    """Binds one plugin instance to the pipeline, its state file and the agent's resource."""
+class ContextBase:
+    """What every plugin context shares: identity, state, clock and the OTLP builders.
+
+    Subclasses decide where emitted fragments go (:class:`RuntimeContext`:
+    the pipeline; ``edge_agent.testing.RecordingContext``: a list).
+    """
 
     def __init__(
         self,
         *,
         name: str,
         priority: Priority,
-        pipeline: Pipeline,
         state: StateStore,
         clock: Clock,
         resource: bytes,
         scope: bytes,
-        start_time_ns: int,
-        events: Counter | None = None,
+        start_time_ns: int = 0,
     ) -> None:
         self._name = name
         self._priority = priority
-        self._pipeline = pipeline
         self._state = state
         self._clock = clock
         self._resource = resource
         self._scope = scope
         self._start_time_ns = start_time_ns
-        self._events = events
         self._logger = logging.getLogger(f"edge_agent.plugin.{name}")
 
     @property
@@ -71,6 +71,35 @@ class RuntimeContext:
 
     def traces(self) -> TracesBuilder:
         return TracesBuilder(self._resource, self._scope)
+
+
+class RuntimeContext(ContextBase):
+    """Binds one plugin instance to the pipeline, its state file and the agent's resource."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        priority: Priority,
+        pipeline: Pipeline,
+        state: StateStore,
+        clock: Clock,
+        resource: bytes,
+        scope: bytes,
+        start_time_ns: int,
+        events: Counter | None = None,
+    ) -> None:
+        super().__init__(
+            name=name,
+            priority=priority,
+            state=state,
+            clock=clock,
+            resource=resource,
+            scope=scope,
+            start_time_ns=start_time_ns,
+        )
+        self._pipeline = pipeline
+        self._events = events
 
     def count(self, event: str, amount: int = 1) -> None:
         if self._events is not None and amount:

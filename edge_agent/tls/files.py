@@ -16,27 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.errors import ConfigError
-from edge_agent.security.secrets import check_secret_mode
-
-_CREDENTIALS_VARS = ("${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY")
+from edge_agent.security.secrets import check_secret_mode, resolve_secret_path
 
 
 def resolve_path(value: str, environ: Mapping[str, str], *, key: str) -> Path:
     """The file a config value names, with systemd credential directories expanded."""
-    credentials = environ.get("CREDENTIALS_DIRECTORY", "").split(":")[0]
-    for var in _CREDENTIALS_VARS:
-        if value.startswith(var):
-            if not credentials:
-                raise ConfigError(
-                    f"{value!r} refers to $CREDENTIALS_DIRECTORY, which is not set "
-                    "(it is set by systemd for units with LoadCredential=)",
-                    key=key,
-                )
-            return Path(credentials) / value[len(var) :].lstrip("/")
-    path = Path(value)
-    if not path.is_absolute() and credentials and (Path(credentials) / path).exists():
-        return Path(credentials) / path
-    return path
+    return resolve_secret_path(value, environ, key=key)
 
 
 def check_private(path: Path, *, key: str) -> None:

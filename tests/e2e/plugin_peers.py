@@ -103,10 +103,11 @@ enabled = false
 
 
 @asynccontextmanager
-async def rotel(tmp_path: Path, forward_to: str) -> AsyncIterator[int]:
-    """rotel listening on a free OTLP/HTTP port, forwarding everything to ``forward_to``; yields the port."""
+async def rotel(tmp_path: Path, forward_to: str, *, http_port: int = 0) -> AsyncIterator[int]:
+    """rotel listening on ``http_port`` (default: a free port), forwarding everything to
+    ``forward_to``; yields the port."""
     binary = require("rotel")
-    http_port, grpc_port = free_port(), free_port()
+    http_port, grpc_port = http_port or free_port(), free_port()
     argv = [
         str(binary),
         "start",
@@ -123,7 +124,7 @@ async def rotel(tmp_path: Path, forward_to: str) -> AsyncIterator[int]:
         "--batch-timeout",
         "100ms",
     ]
-    log = tmp_path / "rotel.log"
+    log = tmp_path / f"rotel-{http_port}.log"
     async with process(argv, log) as proc:
         await wait_for_port(http_port, proc, log)
         yield http_port

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import statistics
-import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tools.mtlspeers import Rotel
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -53,7 +55,6 @@ def agent_env(state_dir: str, endpoint: str, **overrides: str) -> dict[str, str]
 
 def cpu_per_call(fn: Callable[[], object], repeats: int) -> float:
     """Thread CPU seconds per call of ``fn`` over ``repeats`` calls."""
-    import time
 
     start = time.thread_time()
     for _ in range(repeats):
@@ -65,13 +66,6 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def rotel_binary() -> Path:
     spec = importlib.util.find_spec("rotel")
     if spec is None or not spec.submodule_search_locations:
@@ -79,44 +73,12 @@ def rotel_binary() -> Path:
     return Path(next(iter(spec.submodule_search_locations)), "rotel-agent")
 
 
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port} after {timeout}s")
-
-
-@contextlib.contextmanager
-def rotel(workdir: str, *exporter_args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A rotel collector on loopback; yields its OTLP/HTTP endpoint and process."""
-    port = free_port()
-    args = [
-        str(rotel_binary()),
-        "start",
-        "--otlp-http-endpoint",
-        f"127.0.0.1:{port}",
-        "--otlp-grpc-endpoint",
-        f"127.0.0.1:{free_port()}",
-        "--pid-file",
-        f"{workdir}/rotel-{port}.pid",
-        "--log-file",
-        f"{workdir}/rotel-{port}.log",
-        *(exporter_args or ("--exporter", "blackhole")),
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_port(port)
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @contextlib.contextmanager
 def rotel_blackhole(workdir: str) -> Iterator[str]:
-    with rotel(workdir) as (endpoint, _):
-        yield endpoint
+    """A rotel collector on loopback that decodes and drops; yields its OTLP/HTTP endpoint."""
+    collector = Rotel(rotel_binary(), Path(workdir) / "rotel", sink_port=0)
+    collector.start()
+    try:
+        yield f"http://127.0.0.1:{collector.port}"
+    finally:
+        collector.stop()

@@ -25,7 +25,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,14 +37,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.peers import find  # noqa: E402
+from tools.mtlspeers import Rotel, free_port  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def generate(path: Path, megabytes: int) -> int:
@@ -236,20 +230,9 @@ def main() -> int:
         lines = generate(logfile, args.mb)
         took = time.monotonic() - started
         print(f"generated {logfile.stat().st_size / 1e6:.0f} MB, {lines} lines in {took:.1f}s")
-        rotel_port = free_port()
-        rotel_argv = [
-            str(rotel),
-            "start",
-            "--otlp-http-endpoint",
-            f"127.0.0.1:{rotel_port}",
-            "--otlp-grpc-endpoint",
-            f"127.0.0.1:{free_port()}",
-            "--exporter",
-            "blackhole",
-        ]
-        with (work / "rotel.log").open("wb") as log:
-            upstream = subprocess.Popen(rotel_argv, stdout=log, stderr=log, start_new_session=True)
-        time.sleep(1.0)
+        upstream = Rotel(rotel, work / "rotel", sink_port=0)  # blackhole: decodes and drops
+        upstream.start()
+        rotel_port = upstream.port
         results = []
         try:
             if args.only != "otelcol":
@@ -265,7 +248,7 @@ def main() -> int:
                     )
                 )
         finally:
-            stop(upstream)
+            upstream.stop()
         report(results, args)
     finally:
         if args.keep is None:

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tests.peers import find  # noqa: E402
-from tools.bench.filelog_vs_otelcol import cpu_seconds, free_port, peak_rss_mib  # noqa: E402
+from tools.bench.filelog_vs_otelcol import cpu_seconds, peak_rss_mib  # noqa: E402
+from tools.mtlspeers import Rotel, free_port  # noqa: E402
 
 SPANS = 512
 
@@ -163,7 +164,9 @@ def main() -> int:
         raise SystemExit("needs rotel (pip install -e '.[test]')")
     work = Path(tempfile.mkdtemp(prefix="bench-otlp-"))
     body = request_body()
-    rotel_port, port, admin = free_port(), free_port(), free_port()
+    port, admin = free_port(), free_port()
+    upstream = Rotel(rotel, work / "rotel", sink_port=0)  # blackhole: decodes and drops
+    upstream.start()
     (work / "agent.toml").write_text(
         f"""
 [agent]
@@ -173,7 +176,7 @@ endpoint = "127.0.0.1:{admin}"
 [self_telemetry]
 enabled = false
 [exporter]
-endpoint = "http://127.0.0.1:{rotel_port}"
+endpoint = "http://127.0.0.1:{upstream.port}"
 compression = "{args.compression}"
 [plugins.hostmetrics]
 enabled = false
@@ -183,24 +186,6 @@ endpoint = "127.0.0.1:{port}"
     )
     procs = []
     try:
-        with (work / "rotel.log").open("wb") as log:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        str(rotel),
-                        "start",
-                        "--otlp-http-endpoint",
-                        f"127.0.0.1:{rotel_port}",
-                        "--otlp-grpc-endpoint",
-                        f"127.0.0.1:{free_port()}",
-                        "--exporter",
-                        "blackhole",
-                    ],
-                    stdout=log,
-                    stderr=log,
-                    start_new_session=True,
-                )
-            )
         with (work / "agent.log").open("wb") as log:
             agent = subprocess.Popen(
                 [sys.executable, "-m", "edge_agent", "run", "--config", str(work / "agent.toml")],
@@ -244,6 +229,7 @@ endpoint = "127.0.0.1:{port}"
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        upstream.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
