@@ -7,6 +7,7 @@ Examples::
     python tools/fleet_server.py serve --listen 0.0.0.0:4320 \\
         --tls-cert server.pem --tls-key server.key --client-ca ca.pem \\
         --ca ca.pem --ca-key ca.key                                    # mTLS; signs device CSRs
+    python tools/fleet_server.py serve --pki /tmp/pki                  # the same, from tools/pki.py init
     python tools/fleet_server.py list                                   # agents, health, config hash
     python tools/fleet_server.py push --label ring=canary agent.toml    # needs agent.toml.sig next to it
     python tools/fleet_server.py offer-cert --agent 0190c2a4            # issue + offer a new client cert
@@ -117,12 +118,25 @@ def cmd_offer_cert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply_pki(args: argparse.Namespace) -> None:
+    """``--pki DIR`` (a tools/pki.py directory): server cert, client CA and CSR-signing CA from it."""
+    if not args.pki:
+        return
+    root = Path(args.pki)
+    args.tls_cert = args.tls_cert or str(root / "server" / "server.pem")
+    args.tls_key = args.tls_key or str(root / "server" / "server.key")
+    args.client_ca = args.client_ca or str(root / "ca" / "ca.pem")
+    args.ca = args.ca or str(root / "ca" / "ca.pem")
+    args.ca_key = args.ca_key or str(root / "ca" / "ca.key")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
     from tools.fleetlib import CaSigner, FleetServer, server_ssl_context
     from tools.fleetstate import FleetState
 
+    _apply_pki(args)
     context = None
     if args.tls_cert:
         context = server_ssl_context(
@@ -167,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ca", help="CA certificate to sign agent CSRs and issue certificates with")
     p.add_argument("--ca-key")
     p.add_argument("--heartbeat", type=int, default=30, help="heartbeat (poll) interval offered to agents, s")
+    p.add_argument(
+        "--pki", help="a tools/pki.py directory: mTLS with its server cert and CA, CSRs signed by it"
+    )
     p.set_defaults(func=cmd_serve)
     for name, func, helptext in (
         ("list", cmd_list, "list agents with health and effective-config hash"),

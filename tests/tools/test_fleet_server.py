@@ -116,3 +116,49 @@ async def test_list_push_and_offer_through_the_operator_api(
     assert server.state.cert_offers[UID].key.startswith(b"-----BEGIN PRIVATE KEY")
     with pytest.raises(SystemExit, match="no agent matches"):
         await run(fleet_server.main, ["push", "--admin", admin, "--label", "ring=none", str(config)])
+
+
+def _post(port: int, context: object, body: bytes) -> tuple[int, bytes]:
+    import http.client
+
+    conn = http.client.HTTPSConnection("localhost", port, context=context, timeout=10)  # type: ignore[arg-type]
+    try:
+        conn.request("POST", "/v1/opamp", body=body, headers={"Content-Type": "application/x-protobuf"})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_serve_with_a_dev_pki_requires_client_certificates(tmp_path: Path) -> None:
+    """`serve --pki DIR` speaks OpAMP over mutual TLS: a device certificate gets an answer, none gets nothing."""
+    import http.client
+    import socket
+    import ssl
+    import subprocess
+    import sys
+
+    from tools.pkilib import DevPki
+
+    pki = DevPki.create(tmp_path / "pki")
+    client = pki.add_client("device-9")
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    argv = [sys.executable, str(Path(fleet_server.__file__)), "serve", "--pki", str(pki.root),
+            "--listen", f"127.0.0.1:{ports[0]}", "--admin", f"127.0.0.1:{ports[1]}"]  # fmt: skip
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None and "OpAMP on https://" in server.stdout.readline()
+            hello = m.AgentToServer(instance_uid=UID, capabilities=m.REPORTS_STATUS).SerializeToString()
+            device = ssl.create_default_context(cafile=str(pki.ca_file))
+            device.load_cert_chain(str(client.cert), str(client.key))
+            status, body = _post(ports[0], device, hello)
+            assert status == 200 and m.ServerToAgent.FromString(body).instance_uid == UID
+            anonymous = ssl.create_default_context(cafile=str(pki.ca_file))
+            with pytest.raises((ssl.SSLError, ConnectionError, http.client.HTTPException)):
+                _post(ports[0], anonymous, hello)
+        finally:
+            server.terminate()
