@@ -88,8 +88,15 @@ def snapshot(agent: Any) -> Snapshot:
         export_error=error,
         endpoint=endpoint,
         export_warnings=warnings,
-        mode=str(getattr(agent, "degradation_mode", "") or ""),
+        mode=_mode(agent),
     )
+
+
+def _mode(agent: Any) -> str:
+    """The degradation mode of the adaptive controller (issue 8), if the agent has one."""
+    adaptive = getattr(agent, "adaptive", None)
+    mode = getattr(adaptive, "mode", None)
+    return str(getattr(mode, "value", mode or ""))
 
 
 def _node(
@@ -128,13 +135,14 @@ def component_health(snap: Snapshot, *, now_ns: int | None = None) -> m.Componen
     export_ok = snap.upstream != "unreachable"
     status = f"upstream {snap.upstream}" + (f"; {snap.export_warnings}" if snap.export_warnings else "")
     children["exporter"] = _node(export_ok, status, snap.export_error, start, now)
-    if snap.mode:
+    if snap.mode:  # a degraded mode is the agent coping as designed, not a fault
         children["mode"] = _node(True, snap.mode, None, start, now)
     problems = [f"{name}: {c.last_error or c.status}" for name, c in children.items() if not c.healthy]
     healthy = (
         snap.live and snap.state in ("running", "reloading") and all(c.healthy for c in children.values())
     )
-    top = _node(healthy, snap.state, "; ".join(problems) or snap.liveness, start, now)
+    state = snap.state if snap.mode in ("", "normal") else f"{snap.state} (degraded: {snap.mode})"
+    top = _node(healthy, state, "; ".join(problems) or snap.liveness, start, now)
     for name, child in children.items():
         top.component_health_map[name].CopyFrom(child)
     return top

@@ -99,3 +99,10 @@ def test_window_verdict_on_the_exporter(replaced: bool, before: str, after: str,
     assert (verdict is not None) == fails
     if fails:
         assert "cannot deliver" in verdict and "Connection refused" in verdict  # type: ignore[operator]
+
+
+def test_degraded_mode_shows_in_the_top_status_but_stays_healthy() -> None:
+    """A degraded mode (offline, constrained ...) is reported, and is not a fault."""
+    health = component_health(_snap(mode="offline"))
+    assert health.healthy and health.status == "running (degraded: offline)"
+    assert component_health(_snap(mode="normal")).status == "running"
