@@ -9,6 +9,7 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from edge_agent._version import __version__
 
 if TYPE_CHECKING:
     from edge_agent.config.load import LoadedConfig
+    from edge_agent.config.sources import Tree
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -148,7 +150,7 @@ def config_path(explicit: Path | None, environ: os._Environ[str] | dict[str, str
     return next((c for c in candidates if c.is_file()), None)
 
 
-def _load(args: argparse.Namespace) -> LoadedConfig:
+def _load(args: argparse.Namespace, extra_layer: tuple[Tree, str] | None = None) -> LoadedConfig:
     from edge_agent.config.load import load_config
     from edge_agent.runtime.discovery import PluginRegistry
 
@@ -157,6 +159,7 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
         environ=os.environ,
         cli_sets=args.sets,
         plugin_types=PluginRegistry.for_config,
+        extra_layer=extra_layer,
     )
 
 
@@ -165,6 +168,10 @@ def _check_config(args: argparse.Namespace) -> int:
     from edge_agent.export.config import SECRET_KEYS
 
     loaded = _load(args)
+    if loaded.config.fleet.enabled:  # what runs includes the last-known-good pushed config
+        from edge_agent.fleet.boot import with_committed_layer
+
+        loaded = with_committed_layer(loaded, functools.partial(_load, args), os.environ)
     if not args.quiet:
         files = ", ".join(loaded.files) or "none (built-in defaults)"
         print(f"# edge-agent {__version__}: configuration is valid")

@@ -14,13 +14,17 @@ Blocking (file I/O, config loading): called before the event loop starts.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import cbor2
 
 from edge_agent.config.load import LoadedConfig, PluginTypesFactory
 from edge_agent.errors import EdgeAgentError
 from edge_agent.fleet.apply import Loader, layer_of
-from edge_agent.fleet.staging import BootDecision, ConfigRecord, ConfigStore
+from edge_agent.fleet.staging import COMMITTED, BootDecision, ConfigRecord, ConfigStore
 
 log = logging.getLogger("edge_agent.fleet")
 
@@ -32,6 +36,32 @@ class FleetBoot:
     decision: BootDecision
     running: ConfigRecord | None  # the committed remote config in effect, if it loaded
     problem: str = ""  # why the committed config is not in effect
+
+
+def with_committed_layer(
+    local: LoadedConfig, load: Callable[[Any], LoadedConfig], environ: Mapping[str, str]
+) -> LoadedConfig:
+    """``local`` plus the committed pushed config, read without side effects (``check-config``).
+
+    ``load(extra_layer)`` loads all layers; a committed config that does not load is left out.
+    """
+    from edge_agent.runtime.agent import resolve_state_dir
+
+    path = resolve_state_dir(local.config.agent.state_dir, dict(environ)) / "fleet" / COMMITTED
+    try:
+        record = ConfigRecord.decode(path.read_bytes())
+    except FileNotFoundError:
+        return local
+    except (ValueError, KeyError, TypeError, EOFError, cbor2.CBORDecodeError) as exc:
+        log.warning("fleet: %s is unreadable (%s); showing the local config", path, exc)
+        return local
+    try:
+        return load(layer_of(record, local.config.fleet))
+    except EdgeAgentError as exc:
+        log.warning(
+            "fleet: the last-known-good %s no longer loads (%s); showing the local config", record.label, exc
+        )
+        return local
 
 
 def boot(local: LoadedConfig, loader: Loader, state_dir: Path, plugin_types: PluginTypesFactory) -> FleetBoot:
