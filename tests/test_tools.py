@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 SCRIPTS = sorted(
-    p for p in ROOT.glob("tools/**/*.py") if not p.name.startswith("_") and "def main" in p.read_text()
+    p for p in ROOT.glob("tools/**/*.py") if not p.name.startswith("_") and "ArgumentParser(" in p.read_text()
 )
 
 
