@@ -41,9 +41,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
-from _common import free_port, proc_rss_bytes, wait_port
+from _common import proc_rss_bytes
 
 from edge_agent.fleet.signing import generate_keypair, sign_config
+from tools.mtlspeers import free_port, wait_listening
 
 MiB = 1024 * 1024
 HEALTH_WINDOW = 1.0
@@ -252,8 +253,8 @@ def main() -> None:
         )
         agents: list[Agent] = []
         try:
-            wait_port(port)
-            wait_port(sink_port)
+            wait_listening(port)
+            wait_listening(sink_port)
             endpoint = f"http://127.0.0.1:{sink_port}"
             b_config = _agent_config(tmp, "b", endpoint, None, tmp / "fleet.pub")
             a = Agent(
