@@ -28,3 +28,24 @@ def test_last_reload_is_listed() -> None:
     status = _status(health="live")
     status["last_reload"] = {"unix": 940.0, "changes": "plugins +cpu2", "files": []}
     assert "last reload 60s ago: plugins +cpu2" in format_status(status, now=1000.0)
+
+
+def test_fleet_state_is_listed() -> None:
+    """With the fleet on: which config runs, the last push's status and why it failed."""
+    status = _status(health="live")
+    status["fleet"] = {
+        "endpoint": "https://fleet:4320/v1/opamp",
+        "instance_uid": "0190c2a4-0000-7000-8000-000000000000",
+        "running_version": 7,
+        "remote_config": {"config_hash": "ab" * 16, "status": "FAILED", "error": "refused: bad signature"},
+        "certificate": {"status": "APPLIED", "error": "", "rotations": 1},
+        "last_error": None,
+    }
+    text = format_status(status, now=1000.0)
+    assert (
+        "fleet https://fleet:4320/v1/opamp (instance 0190c2a4-0000-7000-8000-000000000000): running pushed config v7"
+        in text
+    )
+    assert "last pushed config abababababab FAILED: refused: bad signature" in text
+    assert "certificate rotation APPLIED" in text
+    assert "fleet" not in format_status(_status(health="live"), now=1000.0)
