@@ -9,6 +9,7 @@ never as a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from edge_agent._version import __version__
 
 if TYPE_CHECKING:
     from edge_agent.config.load import LoadedConfig
+    from edge_agent.config.sources import Tree
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -59,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = with_config(sub.add_parser("check-config", help="validate and print the effective config"))
     check.add_argument("--quiet", "-q", action="store_true", help="only validate; print nothing on success")
+    check.add_argument(
+        "--suggest-profile",
+        action="store_true",
+        help="detect the hardware and suggest a device profile (firmware_configs/) instead",
+    )
 
     plugins = sub.add_parser("plugins", help="list discovered plugins")
     plugins.add_argument(
@@ -102,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from edge_agent.cli_run import run_command
 
             return run_command(args, _load(args), os.environ)
+        if args.command == "check-config" and args.suggest_profile:
+            return _suggest_profile()
         if args.command == "check-config":
             return _check_config(args)
         if args.command == "plugins":
@@ -141,7 +150,7 @@ def config_path(explicit: Path | None, environ: os._Environ[str] | dict[str, str
     return next((c for c in candidates if c.is_file()), None)
 
 
-def _load(args: argparse.Namespace) -> LoadedConfig:
+def _load(args: argparse.Namespace, extra_layer: tuple[Tree, str] | None = None) -> LoadedConfig:
     from edge_agent.config.load import load_config
     from edge_agent.runtime.discovery import PluginRegistry
 
@@ -150,6 +159,7 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
         environ=os.environ,
         cli_sets=args.sets,
         plugin_types=PluginRegistry.for_config,
+        extra_layer=extra_layer,
     )
 
 
@@ -158,11 +168,30 @@ def _check_config(args: argparse.Namespace) -> int:
     from edge_agent.export.config import SECRET_KEYS
 
     loaded = _load(args)
+    if loaded.config.fleet.enabled:  # what runs includes the last-known-good pushed config
+        from edge_agent.fleet.boot import with_committed_layer
+
+        loaded = with_committed_layer(loaded, functools.partial(_load, args), os.environ)
     if not args.quiet:
         files = ", ".join(loaded.files) or "none (built-in defaults)"
         print(f"# edge-agent {__version__}: configuration is valid")
         print(f"# files: {files}")
         print(render_config(loaded.config, loaded.provenance, redact=SECRET_KEYS))
+    return EXIT_OK
+
+
+def _suggest_profile() -> int:
+    from edge_agent.config.hardware import gather_facts, suggest_profile
+
+    facts = gather_facts()
+    suggestion = suggest_profile(facts)
+    print(f"# hardware: {facts.describe()}")
+    for reason in suggestion.reasons:
+        print(f"# {reason}")
+    if suggestion.profile is None:
+        print("no profile suggested")
+    else:
+        print(f'profile = "{suggestion.profile}"    # add this line to agent.toml')
     return EXIT_OK
 
 

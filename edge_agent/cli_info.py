@@ -164,6 +164,26 @@ def _adaptive_lines(adaptive: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _fleet_lines(fleet: dict[str, Any] | None) -> list[str]:
+    if not fleet:
+        return []
+    version = fleet.get("running_version")
+    running = f"pushed config v{version}" if version is not None else "local config only"
+    lines = [f"fleet {fleet['endpoint']} (instance {fleet['instance_uid']}): running {running}"]
+    remote = fleet.get("remote_config") or {}
+    if remote.get("config_hash"):
+        error = f": {remote['error']}" if remote.get("error") else ""
+        lines.append(f"  last pushed config {remote['config_hash'][:12]} {remote['status']}{error}")
+    cert = fleet.get("certificate")
+    if cert and cert.get("status") != "UNSET":
+        lines.append(
+            f"  certificate rotation {cert['status']}{': ' + cert['error'] if cert.get('error') else ''}"
+        )
+    if fleet.get("last_error"):
+        lines.append(f"  fleet server unreachable: {fleet['last_error']}")
+    return lines
+
+
 def format_status(status: dict[str, Any], *, now: float) -> str:
     agent, export, queue = status["agent"], status["export"], status["queue"]
     lines = [
@@ -190,6 +210,7 @@ def format_status(status: dict[str, Any], *, now: float) -> str:
     if export.get("last_error"):
         lines.append(f"  last error: {export['last_error']} ({_ago(export['last_error_unix'], now)})")
     lines.extend(_export_details(export))
+    lines.extend(_fleet_lines(status.get("fleet")))
     lines.append("plugins:")
     for p in status["plugins"]:
         line = (

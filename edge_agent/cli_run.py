@@ -21,15 +21,19 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from edge_agent.config.load import LoadedConfig, load_config
+from edge_agent.config.load import LoadedConfig, PluginTypesFactory, load_config
 from edge_agent.errors import EdgeAgentError, ReconfigureError
 from edge_agent.runtime.agent import Agent, resolve_state_dir
 from edge_agent.runtime.discovery import PluginRegistry
 from edge_agent.runtime.logs import setup_logging
 from edge_agent.runtime.service import ServiceLink
+
+if TYPE_CHECKING:
+    from edge_agent.fleet.service import FleetService
 
 log = logging.getLogger("edge_agent.main")
 
@@ -37,12 +41,17 @@ Loader = Callable[[], LoadedConfig]
 
 
 def run_command(args: argparse.Namespace, loaded: LoadedConfig, environ: Mapping[str, str]) -> int:
+    setup_logging(args.log_level or loaded.config.agent.log_level, args.log_format, environ)
+    state_dir = resolve_state_dir(loaded.config.agent.state_dir, dict(environ))
+    fleet: FleetService | None = None
+    if loaded.config.fleet.enabled:  # start from the last-known-good pushed config (docs/fleet.md)
+        from edge_agent.fleet.startup import start_fleet
+
+        loaded, fleet = start_fleet(loaded, functools.partial(_load_layers, args), state_dir, environ)
     config = loaded.config
-    setup_logging(args.log_level or config.agent.log_level, args.log_format, environ)
     registry = PluginRegistry.for_config(config.agent.plugin_dirs)
     for import_error in registry.import_errors:
         log.warning("%s", import_error)
-    state_dir = resolve_state_dir(config.agent.state_dir, dict(environ))
     agent = Agent(config, registry, state_dir=state_dir, config_files=loaded.files)
     link = ServiceLink.from_environ(
         environ,
@@ -50,9 +59,9 @@ def run_command(args: argparse.Namespace, loaded: LoadedConfig, environ: Mapping
         summary=agent.summary,
         status_interval=lambda: agent.config.service.status_interval,
     )
-    load = functools.partial(_load_again, args, agent)
+    load = functools.partial(_load_again, args, agent, fleet)
     try:
-        trio.run(_serve, agent, link, load)
+        trio.run(_serve, agent, link, load, fleet)
     except BaseException as exc:
         error = _find_agent_error(exc)
         if error is None:
@@ -67,8 +76,14 @@ def run_command(args: argparse.Namespace, loaded: LoadedConfig, environ: Mapping
     return 0
 
 
-def _load_again(args: argparse.Namespace, agent: Agent) -> LoadedConfig:
-    """Load the config the way ``run`` did (same file, flags and environment); blocking."""
+def _load_again(args: argparse.Namespace, agent: Agent, fleet: FleetService | None) -> LoadedConfig:
+    """Load the config the way ``run`` did (same file, flags, environment, fleet layer); blocking."""
+    return _load_layers(args, fleet.layer() if fleet is not None else None, agent.plugin_types)
+
+
+def _load_layers(
+    args: argparse.Namespace, extra_layer: Any, plugin_types: PluginTypesFactory
+) -> LoadedConfig:
     from edge_agent.cli import config_path
 
     sets = list(args.sets)
@@ -78,21 +93,24 @@ def _load_again(args: argparse.Namespace, agent: Agent) -> LoadedConfig:
         main_path=config_path(args.config, os.environ),
         environ=os.environ,
         cli_sets=sets,
-        plugin_types=agent.plugin_types,
+        plugin_types=plugin_types,
+        extra_layer=extra_layer,
     )
 
 
-async def _serve(agent: Agent, link: ServiceLink, load: Loader) -> None:
+async def _serve(agent: Agent, link: ServiceLink, load: Loader, fleet: FleetService | None = None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         ready = trio.Event()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(link.run)
             nursery.start_soon(
-                _watch_signals, signals, agent, link, functools.partial(_reload, ready, load), nursery
+                _watch_signals, signals, agent, link, functools.partial(_reload, ready, load, fleet), nursery
             )
             await nursery.start(_run_agent, agent, nursery.cancel_scope)
             link.ready()
             ready.set()
+            if fleet is not None:
+                await nursery.start(fleet.run, agent)
     log.info("stopped")
 
 
@@ -130,7 +148,9 @@ async def _watch_signals(
             nursery.cancel_scope.cancel()
 
 
-async def _reload(ready: trio.Event, load: Loader, agent: Agent, link: ServiceLink) -> None:
+async def _reload(
+    ready: trio.Event, load: Loader, fleet: FleetService | None, agent: Agent, link: ServiceLink
+) -> None:
     # a SIGHUP during start-up is served once the agent is ready: READY=1 must not come early
     await ready.wait()
     link.reloading()
@@ -147,6 +167,8 @@ async def _reload(ready: trio.Event, load: Loader, agent: Agent, link: ServiceLi
         link.reloaded(str(exc))
         return
     log.info("reloaded configuration: %s", plan.describe())
+    if fleet is not None and fleet.manager is not None:
+        fleet.manager.note_reload(loaded)
     link.reloaded()
 
 

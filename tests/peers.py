@@ -24,6 +24,7 @@ HOW_TO_GET = {
     "systemd-sysusers": "part of systemd",
     "journalctl": "part of systemd",
     "systemd-journal-remote": "apt-get install systemd-journal-remote",
+    "opamp-client": "pip install opentelemetry-opamp-client (in the test extra)",
 }
 
 
@@ -36,6 +37,9 @@ def _package_binary(package: str, *relative: str) -> Path | None:
 
 
 def find(name: str) -> Path | None:
+    if name == "opamp-client":  # a Python package, not a program: its package directory
+        spec = importlib.util.find_spec("opentelemetry._opamp")
+        return Path(spec.origin).parent if spec is not None and spec.origin else None
     if name == "rotel":
         return _package_binary("rotel", "rotel-agent")
     if name == "otelcol-contrib":

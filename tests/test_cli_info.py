@@ -49,3 +49,24 @@ def test_degradation_mode_and_paced_plugins_are_shown() -> None:
     assert "  hostmetrics: every 20s (base 10s; constrained x2)" in text
     assert "  debug: shed (base 10s; disk_pressure: bulk shed)" in text
     assert "alerts" not in text
+
+
+def test_fleet_state_is_listed() -> None:
+    """With the fleet on: which config runs, the last push's status and why it failed."""
+    status = _status(health="live")
+    status["fleet"] = {
+        "endpoint": "https://fleet:4320/v1/opamp",
+        "instance_uid": "0190c2a4-0000-7000-8000-000000000000",
+        "running_version": 7,
+        "remote_config": {"config_hash": "ab" * 16, "status": "FAILED", "error": "refused: bad signature"},
+        "certificate": {"status": "APPLIED", "error": "", "rotations": 1},
+        "last_error": None,
+    }
+    text = format_status(status, now=1000.0)
+    assert (
+        "fleet https://fleet:4320/v1/opamp (instance 0190c2a4-0000-7000-8000-000000000000): running pushed config v7"
+        in text
+    )
+    assert "last pushed config abababababab FAILED: refused: bad signature" in text
+    assert "certificate rotation APPLIED" in text
+    assert "fleet" not in format_status(_status(health="live"), now=1000.0)

@@ -6,6 +6,8 @@ Layers, lowest first:
    dataclass field's default),
 2. the device profile named by ``profile = "..."`` (``firmware_configs/``),
 3. the main file (``--config``),
+3b. the fleet layer: the last-known-good config pushed by the fleet server
+   (``extra_layer``; :mod:`edge_agent.fleet.layering`),
 4. ``conf.d/*.toml`` next to the main file, in sorted order,
 5. environment variables ``EDGE_AGENT__SECTION__KEY``,
 6. CLI flags (``--set section.key=value``).
@@ -100,13 +102,21 @@ def load_config(
     environ: Mapping[str, str],
     cli_sets: Sequence[str] = (),
     plugin_types: PluginTypesFactory,
+    extra_layer: tuple[Tree, str] | None = None,
 ) -> LoadedConfig:
-    """Load, merge and validate every layer; raise :class:`ConfigError` on the first problem."""
+    """Load, merge and validate every layer; raise :class:`ConfigError` on the first problem.
+
+    ``extra_layer`` (a tree and its name) sits right above the main file.
+    """
     files: list[str] = []
     upper: Tree = {}
     if main_path is not None:
         upper = load_toml_file(main_path)
         files.append(str(main_path))
+    if extra_layer is not None:
+        upper = merge(upper, extra_layer[0])
+        files.append(extra_layer[1])
+    if main_path is not None:
         for dropin in sorted((main_path.parent / "conf.d").glob("*.toml")):
             upper = merge(upper, load_toml_file(dropin))
             files.append(str(dropin))

@@ -16,6 +16,7 @@ from edge_agent.admin.config import AdminConfig
 from edge_agent.buffer.config import BufferConfig
 from edge_agent.config.units import Duration
 from edge_agent.export.config import ExporterConfig
+from edge_agent.fleet.config import FleetConfig
 from edge_agent.otlp.fragment import Priority
 from edge_agent.processors.config import ProcessorInstanceConfig
 from edge_agent.systemd.config import ServiceConfig
@@ -92,5 +93,6 @@ class AgentConfig:
     self_telemetry: SelfTelemetryConfig = field(default_factory=SelfTelemetryConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
     processors: tuple[ProcessorInstanceConfig, ...] = ()

@@ -162,6 +162,8 @@ class Agent:
         # a registry plugin_types() built for other plugin_dirs, reused by the reconfigure that follows
         self._candidate_registry: tuple[tuple[str, ...], PluginRegistry] | None = None
         self.device_id = ""
+        # extra /status sections contributed by optional components (the fleet client)
+        self.status_extras: dict[str, Callable[[], Any]] = {}
 
     @property
     def plugin_statuses(self) -> list[PluginStatus]:
@@ -231,6 +233,15 @@ class Agent:
 
     def has_started(self) -> bool:
         return self._stage.started_unix > 0
+
+    @property
+    def started_unix(self) -> float:
+        return self._stage.started_unix
+
+    @property
+    def pipeline_state(self) -> str:
+        """starting | running | reloading | draining | stopped"""
+        return self._stage.state
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         # secret files first: a world-readable key must stop the start before anything listens
@@ -481,6 +492,7 @@ class Agent:
                 "exported": {s["signal"]: v for s, v in _by_labels(self.instruments.export.exported)},
                 "dropped": [{**labels, "records": v} for labels, v in _by_labels(dropped)],
             },
+            **{name: extra() for name, extra in self.status_extras.items()},
         }
 
     # -- live reconfiguration (issue 6; reused by the fleet client) --------

@@ -14,7 +14,7 @@ running config with a validated new one and decides, per part:
 * **live settings** (``agent.log_level``, ``agent.shutdown_grace``,
   ``agent.plugin_dirs``, ``service.stall_timeout``,
   ``service.status_interval``) simply take effect.
-* **restart-only keys** (``agent.state_dir``, ``[buffer]``, ``[admin]``)
+* **restart-only keys** (``agent.state_dir``, ``[buffer]``, ``[admin]``, ``[fleet]``)
   keep their running values: the plan's ``effective`` config says what
   actually runs, and ``pending_restart`` lists the keys that wait for the
   next process start. The unit's budget keys (``service.memory_max`` ...)
@@ -34,7 +34,7 @@ from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 SELF_TELEMETRY = "self_telemetry"
 
 # sections (or single keys) that only take effect when the process starts
-RESTART_ONLY = ("agent.state_dir", "buffer", "admin")
+RESTART_ONLY = ("agent.state_dir", "buffer", "admin", "fleet")
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ def _keep_restart_only(old: AgentConfig, new: AgentConfig) -> AgentConfig:
         new,
         buffer=old.buffer,
         admin=old.admin,
+        fleet=old.fleet,
         agent=dataclasses.replace(new.agent, state_dir=old.agent.state_dir),
     )
 

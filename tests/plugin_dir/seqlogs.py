@@ -3,8 +3,9 @@
 ``seqlogs`` emits numbered log records (attributes ``instance``, ``seq``,
 ``tag``) so a test can count exactly what arrived upstream, spot gaps and
 duplicates, and tell instances apart. Switches make real failure modes:
-a slow setup, a failing setup, and a scrape that blocks its worker thread
-while a file exists (a wedged scheduler).
+a slow setup, a failing setup, a scrape that blocks its worker thread
+while a file exists (a wedged scheduler), and scrapes that start failing
+after a while (a config that breaks only once it runs).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class SeqLogsConfig:
     fail_setup: bool = setting(False, help="setup raises")
     wedge_file: str = setting("", help="while this file exists, scrape blocks its worker thread")
     tag: str = setting("", help="copied into every record's tag attribute")
+    fail_after: int = setting(0, help="every scrape after this many successful ones raises (0 = never)")
 
 
 class SeqLogs(BlockingScraper[SeqLogsConfig]):
@@ -68,12 +70,16 @@ class AsyncSeqLogs(Scraper[SeqLogsConfig]):
             raise ValueError(f"records must not be negative, got {config.records}")
         super().__init__(config)
         self.seq = 0
+        self.scrapes = 0
 
     async def setup(self, ctx: PluginContext) -> None:
         if self.config.fail_setup:
             raise RuntimeError("told to fail in setup")
 
     async def scrape(self, ctx: PluginContext) -> list[Fragment]:
+        self.scrapes += 1
+        if self.config.fail_after and self.scrapes > self.config.fail_after:
+            raise RuntimeError(f"told to fail after {self.config.fail_after} scrapes")
         builder = ctx.logs()
         for _ in range(self.config.records):
             attrs = {"instance": ctx.name, "seq": self.seq, "tag": self.config.tag}

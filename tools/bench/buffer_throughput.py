@@ -41,7 +41,7 @@ from edge_agent.buffer.disk import DiskBuffer
 from edge_agent.buffer.instruments import BufferInstruments
 from edge_agent.buffer.store import SegmentStore
 from edge_agent.export.config import ExporterConfig
-from edge_agent.export.exporter import Exporter, ExportStatus
+from edge_agent.export.exporter import Exporter
 from edge_agent.otlp import attributes
 from edge_agent.otlp.builders import LogsBuilder, MetricsBuilder
 from edge_agent.otlp.fragment import Fragment, Priority
@@ -323,7 +323,8 @@ async def read_back(directory: Path) -> dict[str, float]:
 async def export_to_sink(directory: Path, endpoint: str) -> dict[str, float]:
     inst = AgentInstruments.create()
     buf = DiskBuffer(BufferConfig(max_disk_bytes=4 * 1024**3), directory, inst.buffer)
-    exporter = Exporter(ExporterConfig(endpoint=endpoint), buf, inst.export, ExportStatus(endpoint))
+    exporter = Exporter(ExporterConfig(endpoint=endpoint), buf, inst.export)
+    await exporter.prepare()
     async with trio.open_nursery() as nursery:
         await nursery.start(buf.run)
         total = sum(buf.queued_records().values())

@@ -164,15 +164,50 @@ def seeds() -> dict[str, dict[str, bytes]]:
     }
 
 
+def _opamp_seeds() -> dict[str, dict[str, bytes]]:
+    from edge_agent.fleet import messages as m
+    from edge_agent.fleet.signing import sign_config
+    from tools.fuzz.targets import _fleet_keys
+
+    offer = m.ServerToAgent(instance_uid=bytes(16), capabilities=0x7F, flags=1)
+    offer.remote_config.config_hash = b"h" * 32
+    offer.remote_config.config.config_map["agent.toml"].body = b'[plugins.base]\ntag = "v2"\n'
+    offer.connection_settings.hash = b"o"
+    offer.connection_settings.opamp.heartbeat_interval_seconds = 30
+    offer.connection_settings.opamp.certificate.cert = b"-----BEGIN CERTIFICATE-----"
+    error = m.ServerToAgent(instance_uid=bytes(16))
+    error.error_response.type = m.ERROR_UNAVAILABLE  # type: ignore[assignment]
+    error.error_response.retry_info.retry_after_nanoseconds = 5
+    report = m.AgentToServer(instance_uid=bytes(range(16)), sequence_num=0, capabilities=0xB807)
+    report.agent_description.identifying_attributes.extend(m.key_values({"service.name": "edge-agent"}))
+    report.health.healthy = True
+    report.health.component_health_map["exporter"].status = "upstream reachable"
+    report.remote_config_status.last_remote_config_hash = b"h"
+    report.connection_settings_request.opamp.certificate_request.csr = b"-----BEGIN CERTIFICATE REQUEST-----"
+    config = b'[plugins.base]\ntag = "v2"\n'
+    return {
+        "opamp_server_to_agent": {
+            "offer": offer.SerializeToString(),
+            "unavailable": error.SerializeToString(),
+        },
+        "opamp_agent_to_server": {"report": report.SerializeToString()},
+        "fleet_signature": {"signed": config + b"\0" + sign_config(_fleet_keys()[0], config, version=3)},
+        "fleet_remote_layer": {
+            "allowed": b'profile = "pi-zero-2w"\n[plugins.cpu]\ntype = "hostmetrics"\ninterval = "30s"\n',
+            "forbidden": b'[fleet]\nendpoint = "http://x"\n[plugins.x]\ntype = "exec"\n',
+        },
+    }
+
+
 def main() -> None:
-    for target, files in seeds().items():
+    for target, files in {**seeds(), **_opamp_seeds()}.items():
         directory = CORPUS / target
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.glob("seed-*"):
             old.unlink()
         for name, data in files.items():
             (directory / f"seed-{name}").write_bytes(data)
-    print(f"wrote seeds for {len(seeds())} targets into {CORPUS}")
+    print(f"wrote seeds for {len(seeds()) + len(_opamp_seeds())} targets into {CORPUS}")
 
 
 if __name__ == "__main__":

@@ -332,6 +332,63 @@ def compressed_json(data: bytes) -> None:
         _expect_status(exc.status, (400,))
 
 
+def opamp_server_to_agent(data: bytes) -> None:
+    """ServerToAgent bytes into the client's protocol core: an Outcome, or ProtocolError; never a crash."""
+    from edge_agent.fleet import messages as m
+    from edge_agent.fleet.protocol import ClientCore, ProtocolError, Report
+
+    core = ClientCore(bytes(16), m.REPORTS_STATUS | m.ACCEPTS_REMOTE_CONFIG)
+    core.next_message(Report(description=m.AgentDescription()))
+    try:
+        outcome = core.on_response(data)
+    except ProtocolError:
+        return
+    if outcome.remote_config is not None:
+        assert outcome.remote_config.config_hash  # offers without a hash are ignored
+    if outcome.new_instance_uid is not None:
+        assert len(outcome.new_instance_uid) == 16
+
+
+def opamp_agent_to_server(data: bytes) -> None:
+    """AgentToServer bytes into the fleet server's state: always a decodable ServerToAgent answer."""
+    from edge_agent.fleet import messages as m
+    from tools.fleetstate import FleetState
+
+    state = FleetState()
+    for _ in range(2):  # twice: the second sees the agent the first created
+        answer = m.ServerToAgent.FromString(state.handle(data, now=1.0))
+        assert answer.HasField("error_response") or len(answer.instance_uid) == 16
+
+
+@functools.cache
+def _fleet_keys() -> tuple[bytes, bytes]:
+    from edge_agent.fleet.signing import generate_keypair
+
+    return generate_keypair()
+
+
+def fleet_signature(data: bytes) -> None:
+    """agent.toml.sig documents: verified, or SignatureError naming what is wrong."""
+    from edge_agent.fleet.signing import SignatureError, verify_config
+
+    config, _, sig = data.partition(b"\0")
+    try:
+        verify_config(_fleet_keys()[1], config, sig)
+    except SignatureError:
+        return
+    raise AssertionError("a signature nobody made verified")
+
+
+def fleet_remote_layer(data: bytes) -> None:
+    """Pushed agent.toml text through the layering rules: a layer, or ConfigError."""
+    from edge_agent.fleet.layering import remote_layer
+
+    try:
+        remote_layer(data.decode("utf-8", "replace"), "fleet config v1", denied_plugin_types=("exec",))
+    except ConfigError:
+        return
+
+
 TARGETS: dict[str, Target] = {
     "otlp_protobuf": otlp_protobuf,
     "otlp_json": otlp_json,
@@ -347,4 +404,8 @@ TARGETS: dict[str, Target] = {
     "processors": processors,
     "redaction_text": redaction_text,
     "http_request": http_request,
+    "opamp_server_to_agent": opamp_server_to_agent,
+    "opamp_agent_to_server": opamp_agent_to_server,
+    "fleet_signature": fleet_signature,
+    "fleet_remote_layer": fleet_remote_layer,
 }
