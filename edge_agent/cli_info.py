@@ -149,6 +149,21 @@ def _export_details(export: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _adaptive_lines(adaptive: dict[str, Any] | None) -> list[str]:
+    """The degradation mode and any plugin not at its base interval (issue 8)."""
+    if not adaptive or not adaptive.get("enabled", True):
+        return []
+    reasons = "; ".join(f"{k}: {v}" for k, v in adaptive.get("reasons", {}).items())
+    lines = [
+        f"mode: {adaptive['mode']} for {adaptive['since_s']:.0f}s" + (f" ({reasons})" if reasons else "")
+    ]
+    for name, p in adaptive.get("plugins", {}).items():
+        if p.get("why"):
+            state = "shed" if p.get("shed") else f"every {p['interval_s']:g}s"
+            lines.append(f"  {name}: {state} (base {p['base_s']:g}s; {p['why']})")
+    return lines
+
+
 def _fleet_lines(fleet: dict[str, Any] | None) -> list[str]:
     if not fleet:
         return []
@@ -183,6 +198,7 @@ def format_status(status: dict[str, Any], *, now: float) -> str:
     health = status["pipeline"].get("health", "live")
     if health != "live":
         lines.insert(1, f"  {health}")
+    lines.extend(_adaptive_lines(status.get("adaptive")))
     reload = status.get("last_reload")
     if reload:
         lines.append(f"last reload {_ago(reload['unix'], now)}: {reload['changes']}")

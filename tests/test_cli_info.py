@@ -30,6 +30,27 @@ def test_last_reload_is_listed() -> None:
     assert "last reload 60s ago: plugins +cpu2" in format_status(status, now=1000.0)
 
 
+def test_degradation_mode_and_paced_plugins_are_shown() -> None:
+    """The adaptive mode, its reasons and every plugin away from its base interval are listed."""
+    status = _status(health="live (degraded: constrained)")
+    status["adaptive"] = {
+        "enabled": True,
+        "mode": "constrained",
+        "since_s": 95.0,
+        "reasons": {"constrained": "device CPU 97% busy"},
+        "plugins": {
+            "hostmetrics": {"interval_s": 20.0, "base_s": 10.0, "shed": False, "why": "constrained x2"},
+            "debug": {"interval_s": 60.0, "base_s": 10.0, "shed": True, "why": "disk_pressure: bulk shed"},
+            "alerts": {"interval_s": 30.0, "base_s": 30.0, "shed": False, "why": ""},
+        },
+    }
+    text = format_status(status, now=1000.0)
+    assert "mode: constrained for 95s (constrained: device CPU 97% busy)" in text
+    assert "  hostmetrics: every 20s (base 10s; constrained x2)" in text
+    assert "  debug: shed (base 10s; disk_pressure: bulk shed)" in text
+    assert "alerts" not in text
+
+
 def test_fleet_state_is_listed() -> None:
     """With the fleet on: which config runs, the last push's status and why it failed."""
     status = _status(health="live")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,9 +192,31 @@ def _build_plugin(
     for key in PLUGIN_COMMON_KEYS[1:]:
         if key in node:
             common[key] = convert(_plugin_hints()[key], node[key], f"{path}.{key}", provenance)
+    _check_interval_bounds(path, node, common)
     settings_tree = {k: v for k, v in node.items() if k not in PLUGIN_COMMON_KEYS}
     settings: object = build(config_class, settings_tree, path=path, provenance=provenance)
     return PluginInstanceConfig(name=name, type=type_name, settings=settings, **common)  # type: ignore[arg-type]
+
+
+def _check_interval_bounds(path: str, node: Tree, common: dict[str, object]) -> None:
+    """``min_interval <= interval <= max_interval`` for the keys that are set."""
+    for key in ("interval", "min_interval", "max_interval"):
+        value = common.get(key)
+        if value is not None and not value:
+            leaf = node[key]
+            origin = leaf.origin if isinstance(leaf, Leaf) else ""
+            raise ConfigError("must be greater than 0", key=f"{path}.{key}", origin=origin)
+    keys = ("min_interval", "interval", "max_interval")
+    bounds = [(k, float(v)) for k in keys if isinstance(v := common.get(k), float)]
+    for (low_key, low), (high_key, high) in itertools.pairwise(bounds):
+        if low > high:
+            leaf = node[high_key]
+            raise ConfigError(
+                f"must be at least {low_key} ({low:g}s), got {high:g}s; "
+                "the adaptive interval stays within [min_interval, max_interval]",
+                key=f"{path}.{high_key}",
+                origin=leaf.origin if isinstance(leaf, Leaf) else "",
+            )
 
 
 @functools.cache

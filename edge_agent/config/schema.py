@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edge_agent.adaptive.config import AdaptiveConfig
 from edge_agent.admin.config import AdminConfig
 from edge_agent.buffer.config import BufferConfig
 from edge_agent.config.units import Duration
@@ -60,7 +61,7 @@ class SelfTelemetryConfig:
 
 # Keys every [plugins.<name>] table may carry; everything else belongs to the
 # plugin's own config class.
-PLUGIN_COMMON_KEYS = ("type", "enabled", "interval", "priority", "jitter")
+PLUGIN_COMMON_KEYS = ("type", "enabled", "interval", "priority", "jitter", "min_interval", "max_interval")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class PluginInstanceConfig:
     interval: Duration | None = None
     jitter: Duration | None = None
     priority: Priority | None = None
+    # bounds of the adaptive interval; unset: interval / 4 and 6 x interval (docs/degradation.md)
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
     settings: Any = None
 
 
@@ -88,6 +92,7 @@ class AgentConfig:
     admin: AdminConfig = field(default_factory=AdminConfig)
     self_telemetry: SelfTelemetryConfig = field(default_factory=SelfTelemetryConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
+    adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     plugins: tuple[PluginInstanceConfig, ...] = ()
     processors: tuple[ProcessorInstanceConfig, ...] = ()

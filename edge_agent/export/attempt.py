@@ -26,7 +26,7 @@ each probe costs a request head instead of a whole batch on a metered link.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -62,8 +62,17 @@ class AttemptResult:
 
 
 class Attempt:
-    def __init__(self, exporter: Exporter, entry: EndpointEntry, batch: Batch, body: bytes, encoding: str):
+    def __init__(
+        self,
+        exporter: Exporter,
+        entry: EndpointEntry,
+        batch: Batch,
+        body: bytes,
+        encoding: str,
+        advice: Any = None,
+    ):
         self.exporter = exporter
+        self.advice = advice  # the attempt advisor's go-ahead, handed back with the outcome
         self.entry = entry
         self.batch = batch
         self.body = body
@@ -171,6 +180,8 @@ class Attempt:
             ex.controller.on_response(now, ok_rtt, backpressure=backpressure)
         ex.counters.requests.inc(signal=self.batch.signal.value, outcome=result.label)
         ex.report.attempted(self.entry, result, ok_rtt)
+        if ex.advisor is not None and self.advice is not None:
+            ex.advisor.learned(self.advice, now, failed=not _shows_health(result), rtt=ok_rtt)
 
 
 def _shows_health(result: AttemptResult) -> bool:

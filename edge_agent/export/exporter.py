@@ -22,6 +22,11 @@ one probe per breaker interval, whatever the number of batches.
 The policies are sans-IO (:mod:`breaker`, :mod:`concurrency`,
 :mod:`bandwidth`, :mod:`endpoints`); this module only waits and moves bytes.
 
+An optional :class:`AttemptAdvisor` (the adaptive controller's link
+predictor, issue 8) is asked right before each attempt, once an endpoint,
+a slot and bandwidth are available: if it predicts the attempt would fail
+it says how long to wait instead, and it learns every attempt's outcome.
+
 Liveness: before each bounded step (a request within ``timeout``, a backoff
 sleep, a wait for a breaker or the bandwidth cap) the exporter promises
 progress to its :class:`~edge_agent.runtime.liveness.StageProbe`; waiting
@@ -36,7 +41,7 @@ import math
 import os
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -65,6 +70,22 @@ _MIN_WAIT = 0.001  # a wait shorter than the clock's resolution would spin inste
 __all__ = ["Connector", "ExportCounters", "Exporter", "open_tcp"]
 
 
+class Advice(Protocol):
+    @property
+    def go(self) -> bool: ...
+
+    @property
+    def wait(self) -> float:
+        """When not ``go``: seconds before asking again."""
+        ...
+
+
+class AttemptAdvisor(Protocol):
+    def advise(self, now: float) -> Advice: ...
+
+    def learned(self, advice: Any, now: float, *, failed: bool, rtt: float | None) -> None: ...
+
+
 class Exporter:
     def __init__(
         self,
@@ -76,8 +97,10 @@ class Exporter:
         environ: Mapping[str, str] = os.environ,
         rng: random.Random | None = None,
         probe: StageProbe | None = None,
+        advisor: AttemptAdvisor | None = None,
     ) -> None:
         self.config = config
+        self.advisor = advisor
         self.probe = probe or NullProbe()
         self._promised_until = 0.0
         self._prepared = False
@@ -215,8 +238,9 @@ class Exporter:
             self.held += 1
             nursery.start_soon(self._deliver, batch)
 
-    async def _next_endpoint(self, tried: set[int]) -> EndpointEntry | None:
-        """Wait for an untried endpoint, a request slot and bandwidth; None if all were tried."""
+    async def _next_endpoint(self, tried: set[int]) -> tuple[EndpointEntry, Advice | None] | None:
+        """Wait for an untried endpoint, a request slot, bandwidth and the advisor's go-ahead;
+        None if all were tried."""
         while True:
             now = trio.current_time()
             if self.endpoints.all_tried(tried):
@@ -233,9 +257,13 @@ class Exporter:
                 self.shaper.waits += 1
                 await self._wait_change(now + max(delay, _MIN_WAIT))
                 continue
+            advice = self.advisor.advise(now) if self.advisor is not None else None
+            if advice is not None and not advice.go:
+                await self._wait_change(now + max(advice.wait, _MIN_WAIT))
+                continue
             entry = self.endpoints.pick(now, tried)
             if entry is not None:
-                return entry
+                return entry, advice
 
     # -- delivery ----------------------------------------------------------
 
@@ -282,17 +310,18 @@ class Exporter:
         first = trio.current_time()
         tried: set[int] = set()
         while True:
-            entry = await self._next_endpoint(tried)
-            if entry is None:
+            picked = await self._next_endpoint(tried)
+            if picked is None:
                 tried.clear()
                 if any(e.breaker.is_healthy(trio.current_time()) for e in self.endpoints.entries):
                     delay = backoff.next_delay()
                     self.expect(delay, "retry backoff")
                     await trio.sleep(delay)
                 continue  # every endpoint is open or held: the breakers pace the next attempt
+            entry, advice = picked
             # a probe (empty request) and the batch: two requests, each within exporter.timeout
             self.expect(2 * self.config.timeout, "export request")
-            result = await Attempt(self, entry, batch, body, encoding).run()
+            result = await Attempt(self, entry, batch, body, encoding, advice).run()
             if result.settles:
                 self.report.settle(batch, result)
                 return True

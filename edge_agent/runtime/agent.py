@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,12 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from edge_agent._version import __version__
+from edge_agent.adaptive.controller import AdaptiveController, Reader, thread_reader
+from edge_agent.adaptive.holder import DownsamplingWriter
+from edge_agent.adaptive.instruments import AdaptiveInstruments
+from edge_agent.adaptive.modes import Mode
+from edge_agent.adaptive.pacing import PacingSpec
+from edge_agent.adaptive.sampler import HostSampler
 from edge_agent.admin.config import AdminConfig, parse_host_port
 from edge_agent.admin.endpoint import AdminEndpoint
 from edge_agent.buffer.factory import open_buffer, wire_encoding
@@ -40,10 +47,12 @@ from edge_agent.config.load import LoadedConfig
 from edge_agent.config.schema import AgentConfig, PluginInstanceConfig
 from edge_agent.config.secrets import check_secret_files
 from edge_agent.errors import ConfigError, EdgeAgentError, PluginError, ReconfigureError
+from edge_agent.export.breaker import BreakerState
 from edge_agent.export.config import ExporterConfig
 from edge_agent.export.exporter import Connector, Exporter, open_tcp
 from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
+from edge_agent.otlp.fragment import Priority
 from edge_agent.plugin_api import Plugin, Receiver
 from edge_agent.runtime.clock import AgentClock
 from edge_agent.runtime.context import RuntimeContext
@@ -112,8 +121,14 @@ class Agent:
         connect: Connector = open_tcp,
         config_files: tuple[str, ...] = (),
         environ: Mapping[str, str] = os.environ,
+        host_reader: Reader | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        """``host_reader`` (pressure signals) and ``rng`` (jitter, backoff, exploration) default to
+        the real device and fresh randomness; the simulator passes synthetic and seeded ones."""
         self.config = config
+        self.rng = rng or random.Random()
+        self._host_reader = host_reader or thread_reader(HostSampler())
         self.registry = registry
         self.state_dir = state_dir
         self.clock = clock or AgentClock()
@@ -128,7 +143,8 @@ class Agent:
             wall_ns=self.clock.time_ns,
         )
         self.instruments.register_queue(self.buffer.queued_bytes, self.buffer.queued_records)
-        self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
+        self.adaptive = self._new_adaptive(config)
+        self.pipeline = Pipeline(self.adaptive.writer, self.instruments.pipeline)
         self._connect = connect
         self._environ = environ  # $CREDENTIALS_DIRECTORY for the exporter's key and header files
         self.exporter = self._new_exporter(config.exporter)
@@ -170,7 +186,42 @@ class Agent:
             connect=self._connect,
             environ=self._environ,
             probe=self._probe("exporter"),
+            rng=random.Random(self.rng.random()),
+            advisor=self.adaptive,
         )
+
+    def _new_adaptive(self, config: AgentConfig) -> AdaptiveController:
+        """Adaptive scheduling (issue 8): the downsampler sits between the pipeline and the buffer."""
+        instruments = AdaptiveInstruments.create(self.instruments.registry)
+        writer = DownsamplingWriter(
+            self.buffer,
+            config.adaptive.downsample,
+            clock=trio.current_time,
+            downsampled=instruments.downsampled,
+            dropped=self.instruments.dropped,
+        )
+        return AdaptiveController(
+            config.adaptive,
+            instruments=instruments,
+            writer=writer,
+            emit=lambda f: self.pipeline.offer(f, plugin="adaptive", priority=Priority.CRITICAL),
+            resource=lambda: self._resource,
+            wall_ns=self.clock.time_ns,
+            link_up=self._link_up,
+            buffer_fill=self._buffer_fill,
+            read=self._host_reader,
+            rng=random.Random(self.rng.random()),
+        )
+
+    def _buffer_fill(self) -> float:
+        return self.buffer.queued_bytes() / self.buffer.max_bytes if self.buffer.max_bytes else 0.0
+
+    def _link_up(self) -> bool:
+        """False while no endpoint's circuit breaker is closed, or the link predictor holds
+        attempts back because it expects them to fail (either way the link is down)."""
+        if self.adaptive.gate.is_holding(trio.current_time()):
+            return False
+        return any(e.breaker.state is BreakerState.CLOSED for e in self.exporter.endpoints.entries)
 
     def _probe(self, stage: str) -> StageProbe:
         return StageProbe(self.liveness, stage, trio.current_time)
@@ -206,6 +257,7 @@ class Agent:
             core.start_soon(beat_event_loop, self._probe("event_loop"))
             await self.exporter.prepare()  # certificates and secrets: a ConfigError stops the start here
             await core.start(self.buffer.run)
+            await core.start(self.adaptive.run)
             self._exporter_task = await StoppableTask.start(core, "exporter", self.exporter.run)
             if self.config.admin.enabled:
                 await core.start(self._serve_admin)
@@ -226,6 +278,7 @@ class Agent:
                 async with self._reconfig_lock:  # a reload in progress finishes first
                     self._stage.state = "draining"
                     sources.cancel_scope.cancel()
+            await self.adaptive.writer.flush_all()  # downsampling windows go to the buffer, then it drains
             await self._drain()
             core.cancel_scope.cancel()
         self._stage.state = "stopped"
@@ -309,6 +362,7 @@ class Agent:
         task = self._runners.pop(name)
         await task.stop()
         self._statuses.pop(name, None)
+        self.adaptive.forget(name)
 
     def _make_runner(self, plugin: Plugin[Any], name: str, config: AgentConfig) -> PluginRunner:
         if name == SELF_TELEMETRY:
@@ -335,6 +389,10 @@ class Agent:
         )
         status = PluginStatus(name=name, type=type_name, kind=plugin.kind)
         self._statuses[name] = status
+        pacer = None
+        if name != SELF_TELEMETRY and not isinstance(plugin, Receiver):
+            inst = _instance(config, name)
+            pacer = self.adaptive.pacer(pacing_spec(name, interval, priority, inst))
         runner = PluginRunner(
             plugin,
             ctx,
@@ -343,6 +401,8 @@ class Agent:
             interval=interval,
             jitter=jitter,
             probe=self._probe(f"plugin {name}"),
+            pacer=pacer,
+            rng=random.Random(self.rng.random()),
         )
         if isinstance(plugin, Receiver):
             status.interval_s = None
@@ -404,6 +464,9 @@ class Agent:
     def health(self) -> tuple[bool, str]:
         """Liveness for ``/healthz`` and the watchdog: False once a stage is wedged."""
         report = self.liveness.check(trio.current_time())
+        mode = self.adaptive.mode
+        if report.live and mode is not Mode.NORMAL:
+            return True, f"live (degraded: {mode.value})"
         return report.live, report.describe()
 
     def status(self) -> dict[str, Any]:
@@ -420,6 +483,7 @@ class Agent:
                 "config_files": list(self.config_files),
             },
             "pipeline": {"state": self._stage.state, "health": self.health()[1]},
+            "adaptive": self.adaptive.status(),
             "last_reload": self.last_reload,
             "plugins": [s.as_dict() for s in self.plugin_statuses],
             "queue": self.buffer.status(),
@@ -530,6 +594,7 @@ class Agent:
     def _apply_live_settings(self, config: AgentConfig) -> None:
         logging.getLogger("edge_agent").setLevel(config.agent.log_level.upper())
         self.liveness.grace = config.service.stall_timeout
+        self.adaptive.reconfigure(config.adaptive)
 
     async def _swap_exporter(self, exporter: Exporter) -> None:
         """Stop the exporter (its batch in flight goes back to the buffer) and start ``exporter``."""
@@ -570,15 +635,20 @@ class Agent:
             last_export_unix=self.export_status["last_success_unix"],
             plugins=len(self._runners),
             health=self.health()[1] if self._stage.state in ("running", "reloading") else "",
+            degradation=self.adaptive.mode.value,
         )
 
     def accounting(self) -> dict[str, int]:
-        """Record totals since start: collected = exported + dropped + queued (when nothing is in flight)."""
+        """Record totals since start: collected = exported + dropped + queued + held + downsampled
+        (when nothing is in flight; held and downsampled are non-zero only while degraded)."""
+        writer = self.adaptive.writer
         return {
             "collected": int(self.instruments.pipeline.collected.total()),
             "exported": int(self.instruments.export.exported.total()),
             "dropped": int(self.instruments.dropped.total()),
             "queued": sum(self.buffer.queued_records().values()),
+            "held": writer.held_records(),
+            "downsampled": int(self.adaptive.instruments.downsampled.total()),
         }
 
     def buffer_is_durable(self) -> bool:
@@ -591,6 +661,15 @@ def _instance(config: AgentConfig, name: str) -> PluginInstanceConfig:
         if inst.name == name:
             return inst
     raise ConfigError(f"no plugin instance named {name!r}", key=f"plugins.{name}")
+
+
+def pacing_spec(name: str, interval: float, priority: Priority, inst: PluginInstanceConfig) -> PacingSpec:
+    """A scraper's adaptive bounds: configured, else ``[interval / 4, 6 x interval]``."""
+    minimum = inst.min_interval if inst.min_interval is not None else interval / 4
+    maximum = inst.max_interval if inst.max_interval is not None else interval * 6
+    maximum = max(maximum, minimum)
+    base = min(maximum, max(minimum, interval))
+    return PacingSpec(name, base, minimum, maximum, priority)
 
 
 def _processors_changed(old: AgentConfig, new: AgentConfig) -> bool:

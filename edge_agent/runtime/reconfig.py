@@ -85,7 +85,8 @@ def comparable(inst: PluginInstanceConfig) -> tuple[Any, ...]:
     if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
         cls = type(settings)
         settings = (f"{cls.__module__}.{cls.__qualname__}", dataclasses.asdict(settings))
-    return (inst.type, inst.enabled, inst.interval, inst.jitter, inst.priority, settings)
+    bounds = (inst.min_interval, inst.max_interval)
+    return (inst.type, inst.enabled, inst.interval, inst.jitter, inst.priority, bounds, settings)
 
 
 def plan_reconfigure(old: AgentConfig, new: AgentConfig) -> ReconfigPlan:

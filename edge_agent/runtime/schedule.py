@@ -29,6 +29,7 @@ class TickSchedule:
         self.jitter = min(jitter, interval)
         self._rng = rng or random.Random()
         self._due: float | None = None
+        self._last: float | None = None  # due time of the last tick that ran
 
     def first(self, now: float) -> float:
         """The first due time: ``now`` plus this instance's random phase."""
@@ -39,6 +40,7 @@ class TickSchedule:
         """Given when the last scrape finished, the next due time and ticks skipped."""
         if self._due is None:
             raise RuntimeError("first() must be called before after_run()")
+        self._last = self._due
         nxt = self._due + self.interval
         skipped = 0
         if finished >= nxt:
@@ -47,8 +49,17 @@ class TickSchedule:
         self._due = nxt
         return TickDecision(nxt, skipped)
 
-    def retime(self, interval: float) -> None:
-        """Change the interval; takes effect from the next tick."""
+    def retime(self, interval: float, *, now: float | None = None) -> float | None:
+        """Change the interval; returns the pending due time.
+
+        Without ``now`` the change applies from the tick after the pending
+        one. With ``now`` the pending tick moves to the last tick's grid point
+        plus the new interval, or to ``now`` if that is already past; before
+        the first tick the (jittered) first due time is kept.
+        """
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
+        if now is not None and self._last is not None:
+            self._due = max(now, self._last + interval)
+        return self._due

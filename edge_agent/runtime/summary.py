@@ -18,9 +18,13 @@ class ServiceSummary:
     last_export_unix: float | None
     plugins: int
     health: str = ""  # "live", or "wedged: ..." (empty when not checked)
+    degradation: str = "normal"  # the adaptive mode: normal | constrained | offline | disk_pressure
 
     @property
     def mode(self) -> str:
+        """The degradation mode when degraded, else what the upstream looks like."""
+        if self.degradation and self.degradation != "normal":
+            return self.degradation
         return _MODES.get(self.upstream, self.upstream)
 
 

@@ -12,6 +12,13 @@ async scrape that outlives its interval is cancelled and counted as a
 timeout; a blocking scrape cannot be interrupted, so ticks it overruns are
 skipped and counted instead.
 
+Adaptive scheduling: a runner may get a :class:`Pacer` (the adaptive
+controller's handle). Its effective interval then comes from the pacer and
+can change between ticks; a runner asleep on the old interval wakes on the
+change and re-times (:meth:`TickSchedule.retime`), so a burst starts at
+once. A *shed* pace skips the tick (counted with reason ``shed``). Scraped
+fragments are shown to the pacer (anomaly detection) before they are buffered.
+
 Liveness: before every step the runner promises progress to its
 :class:`~edge_agent.runtime.liveness.StageProbe` (a scrape within its
 interval, a sleep until the next tick, a restart backoff); a blocking
@@ -27,9 +34,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -43,6 +50,28 @@ from edge_agent.runtime.schedule import TickSchedule
 from edge_agent.runtime.telemetry import Counter, Histogram
 
 log = logging.getLogger("edge_agent.supervisor")
+
+
+class Pace(Protocol):
+    @property
+    def interval(self) -> float: ...
+
+    @property
+    def shed(self) -> bool: ...
+
+
+class Pacer(Protocol):
+    """How the adaptive controller steers one scraper."""
+
+    def current(self) -> Pace: ...
+
+    async def wait_changed(self) -> None:
+        """Return when the pace changed."""
+        ...
+
+    def scraped(self, fragments: Sequence[Fragment]) -> None:
+        """Fragments of one scrape, before they are buffered."""
+        ...
 
 
 @dataclass
@@ -89,6 +118,7 @@ class PluginRunner:
     rng: random.Random = field(default_factory=random.Random)
     probe: StageProbe = field(default_factory=NullProbe)
     failures: RepeatLimiter = field(default_factory=RepeatLimiter)
+    pacer: Pacer | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the instance forever; report started once it is ready or has failed once."""
@@ -148,6 +178,9 @@ class PluginRunner:
                 report.lasted(),
             )
 
+    def _effective_interval(self) -> float:
+        return self.pacer.current().interval if self.pacer is not None else self.interval
+
     async def _run_scraper(self, ready: _StartOnce) -> None:
         self.probe.expect(self.interval, "setup")
         if isinstance(self.plugin, BlockingScraper):
@@ -156,28 +189,52 @@ class PluginRunner:
             assert isinstance(self.plugin, Scraper)
             await self.plugin.setup(self.ctx)
         self.status.state = "running"
-        self.status.interval_s = self.interval
+        interval = self.status.interval_s = self._effective_interval()
         ready.release()
-        schedule = TickSchedule(self.interval, jitter=self.jitter, rng=self.rng)
-        await self._sleep_until(schedule.first(trio.current_time()))
+        schedule = TickSchedule(interval, jitter=self.jitter, rng=self.rng)
+        await self._sleep_until(schedule.first(trio.current_time()), schedule)
         while True:
-            self.probe.expect(self.interval, "scrape")
-            await self._scrape_once()
-            self._recovered()  # a successful scrape ends a failure episode
+            if self.pacer is not None and self.pacer.current().shed:
+                self.status.skipped_ticks += 1
+                self.counters.skipped.inc(plugin=self.status.name, reason="shed")
+            else:
+                self.probe.expect(schedule.interval, "scrape")
+                await self._scrape_once(schedule.interval)
+                self._recovered()  # a successful scrape ends a failure episode
+            self._follow_pacer(schedule)
             decision = schedule.after_run(trio.current_time())
             if decision.skipped:
                 self.status.skipped_ticks += decision.skipped
                 self.counters.skipped.inc(decision.skipped, plugin=self.status.name, reason="overrun")
-            await self._sleep_until(decision.due)
+            await self._sleep_until(decision.due, schedule)
 
-    async def _sleep_until(self, due: float) -> None:
-        # promising to wake at ``due`` makes a starved scheduler visible, not only a hung scrape
-        self.probe.expect(due - trio.current_time(), "waiting for its next tick")
-        await trio.sleep_until(due)
+    def _follow_pacer(self, schedule: TickSchedule, now: float | None = None) -> float | None:
+        """Adopt the pacer's interval if it changed; returns the (possibly moved) due time."""
+        interval = self._effective_interval()
+        if interval == schedule.interval:
+            return None
+        self.status.interval_s = interval
+        return schedule.retime(interval, now=now)
 
-    async def _scrape_once(self) -> None:
+    async def _sleep_until(self, due: float, schedule: TickSchedule) -> None:
+        while True:
+            # promising to wake at ``due`` makes a starved scheduler visible, not only a hung scrape
+            self.probe.expect(due - trio.current_time(), "waiting for its next tick")
+            if self.pacer is None:
+                await trio.sleep_until(due)
+                return
+            with trio.move_on_at(due):
+                await self.pacer.wait_changed()
+            now = trio.current_time()
+            if now >= due:
+                return
+            moved = self._follow_pacer(schedule, now)
+            if moved is not None:
+                due = moved
+
+    async def _scrape_once(self, deadline: float) -> None:
         started = trio.current_time()
-        fragments = await self._call_scrape()
+        fragments = await self._call_scrape(deadline)
         duration = trio.current_time() - started
         self.status.runs += 1
         self.status.last_run_unix = time.time()
@@ -185,20 +242,22 @@ class PluginRunner:
         self.counters.runs.inc(plugin=self.status.name, outcome="ok")
         self.counters.duration.observe(duration, plugin=self.status.name)
         self.restart_backoff.reset()
+        if self.pacer is not None and fragments:
+            self.pacer.scraped(fragments)
         for fragment in fragments:
             if fragment.records and not self.ctx.offer(fragment):
                 self.status.skipped_ticks += 1
                 self.counters.skipped.inc(plugin=self.status.name, reason="backpressure")
 
-    async def _call_scrape(self) -> list[Fragment]:
+    async def _call_scrape(self, deadline: float) -> list[Fragment]:
         if isinstance(self.plugin, BlockingScraper):
             scrape = self.plugin.scrape
             return await trio.to_thread.run_sync(_collect, scrape, self.ctx, abandon_on_cancel=True)
         assert isinstance(self.plugin, Scraper)
-        with trio.move_on_after(self.interval) as scope:
+        with trio.move_on_after(deadline) as scope:
             return list(await self.plugin.scrape(self.ctx))
         if scope.cancelled_caught:
-            raise TimeoutError(f"scrape took longer than its interval ({self.interval:g}s)")
+            raise TimeoutError(f"scrape took longer than its interval ({deadline:g}s)")
         return []  # pragma: no cover - unreachable
 
 

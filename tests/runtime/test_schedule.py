@@ -60,3 +60,18 @@ def test_invalid_interval() -> None:
     """Zero or negative intervals are programming errors."""
     with pytest.raises(ValueError, match="positive"):
         TickSchedule(0)
+
+
+def test_retime_with_now_moves_the_pending_tick() -> None:
+    """A shorter interval brings the pending tick forward (never into the past); a longer one
+    pushes it back from the last tick; before the first tick the jittered phase is kept."""
+    jittered = TickSchedule(10.0, jitter=5.0, rng=random.Random(4))
+    phase = jittered.first(0.0)
+    assert jittered.retime(2.0, now=0.0) == phase  # not run yet: the first due time is kept
+    schedule = TickSchedule(10.0)
+    schedule.first(0.0)
+    assert schedule.after_run(0.5).due == 10.0
+    assert schedule.retime(2.5, now=1.0) == 2.5
+    assert schedule.retime(1.0, now=3.0) == 3.0  # 0 + 1 is past: now
+    assert schedule.retime(40.0, now=3.5) == 40.0
+    assert schedule.after_run(40.1).due == 80.0

@@ -46,3 +46,12 @@ def test_modes() -> None:
         "connecting",
     ]
     assert "MiB" in status_line(_summary(queued_bytes=3 << 20), 1000)
+
+
+def test_degradation_mode_takes_the_mode_slot() -> None:
+    """A degraded agent shows its degradation mode where online/offline would be."""
+    assert _summary(degradation="constrained").mode == "constrained"
+    assert _summary(degradation="disk_pressure", upstream="unreachable").mode == "disk_pressure"
+    assert _summary(degradation="normal", upstream="unknown").mode == "connecting"
+    line = status_line(_summary(degradation="offline", upstream="unreachable"), 1003.2)
+    assert line.startswith("running, offline: queue 42 records")
