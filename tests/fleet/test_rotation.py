@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 import stat
 from pathlib import Path
@@ -16,32 +15,12 @@ from edge_agent.fleet import messages as m
 from edge_agent.fleet.protocol import CertificateOffer
 from edge_agent.fleet.rotation import CertificateRotator, CertPaths, _commit, _write_journal, recover
 from tools.fleetlib import CaSigner
+from tools.pkilib import make_ca
 
 
 def _ca() -> CaSigner:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "rotation test CA")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return CaSigner(cert.public_bytes(serialization.Encoding.PEM), pem)
+    ca = make_ca("rotation test CA", days=30)
+    return CaSigner(ca.cert_pem, ca.key_pem)
 
 
 class Fixture:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,67 +10,16 @@ import pytest
 import trio
 import trio.testing
 
-from edge_agent import BlockingScraper, Fragment, PluginContext, Priority, Receiver, Scraper
-from edge_agent.buffer.memory import MemoryBuffer
-from edge_agent.otlp import attributes
-from edge_agent.runtime.clock import AgentClock
-from edge_agent.runtime.context import RuntimeContext
-from edge_agent.runtime.instruments import AgentInstruments
-from edge_agent.runtime.pipeline import Pipeline
-from edge_agent.runtime.state import CborStateStore
-from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
+from edge_agent import BlockingScraper, Fragment, PluginContext, Receiver, Scraper
+from tests.runtime.supervisor_harness import Harness, Ticker
 
 if sys.version_info < (3, 11):
     from exceptiongroup import ExceptionGroup
 
 
-class Harness:
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.instruments = AgentInstruments.create()
-        self.buffer = MemoryBuffer(1 << 20, self.instruments.dropped)
-        self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
-
-    def runner(self, plugin: object, name: str, interval: float = 10.0, jitter: float = 0.0) -> PluginRunner:
-        ctx = RuntimeContext(
-            name=name,
-            priority=Priority.NORMAL,
-            pipeline=self.pipeline,
-            state=CborStateStore(self.tmp_path / f"{name}.cbor"),
-            clock=AgentClock(),
-            resource=attributes.resource({"service.name": "t"}),
-            scope=attributes.scope(name),
-            start_time_ns=1,
-        )
-        status = PluginStatus(name=name, type=name, kind=plugin.kind)  # type: ignore[attr-defined]
-        return PluginRunner(
-            plugin,
-            ctx,
-            status,
-            self.instruments.plugins,
-            interval=interval,
-            jitter=jitter,  # type: ignore[arg-type]
-            rng=random.Random(0),
-        )
-
-
 @pytest.fixture
 def harness(tmp_path: Path) -> Harness:
     return Harness(tmp_path)
-
-
-class Ticker(Scraper[None]):
-    name = "ticker"
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.times: list[float] = []
-
-    async def scrape(self, ctx: PluginContext) -> Iterable[Fragment]:
-        self.times.append(trio.current_time())
-        b = ctx.metrics()
-        b.gauge("t", 1)
-        return [b.build()]
 
 
 class Crasher(Scraper[None]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,15 +9,8 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from edge_agent import Fragment, PluginContext, Priority, Scraper
-from edge_agent.buffer.memory import MemoryBuffer
-from edge_agent.otlp import attributes
-from edge_agent.runtime.clock import AgentClock
-from edge_agent.runtime.context import RuntimeContext
-from edge_agent.runtime.instruments import AgentInstruments
-from edge_agent.runtime.pipeline import Pipeline
-from edge_agent.runtime.state import CborStateStore
-from edge_agent.runtime.supervisor import PluginRunner, PluginStatus
+from edge_agent import Fragment, PluginContext, Scraper
+from tests.runtime.supervisor_harness import Harness, Ticker
 
 
 @dataclass(frozen=True)
@@ -48,60 +40,6 @@ class FakePacer:
         self.pace = Pace(interval, shed)
         self._changed.set()
         self._changed = trio.Event()
-
-
-class Ticker(Scraper[None]):
-    name = "ticker"
-
-    def __init__(self) -> None:
-        super().__init__(None)
-        self.times: list[float] = []
-
-    async def scrape(self, ctx: PluginContext) -> Iterable[Fragment]:
-        self.times.append(trio.current_time())
-        b = ctx.metrics()
-        b.gauge("t", 1)
-        return [b.build()]
-
-
-class Harness:
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.instruments = AgentInstruments.create()
-        self.buffer = MemoryBuffer(1 << 24, self.instruments.dropped)
-        self.pipeline = Pipeline(self.buffer, self.instruments.pipeline)
-
-    def runner(
-        self,
-        plugin: object,
-        name: str,
-        *,
-        interval: float = 10.0,
-        jitter: float = 0.0,
-        pacer: FakePacer | None = None,
-        seed: int = 0,
-    ) -> PluginRunner:
-        ctx = RuntimeContext(
-            name=name,
-            priority=Priority.NORMAL,
-            pipeline=self.pipeline,
-            state=CborStateStore(self.tmp_path / f"{name}.cbor"),
-            clock=AgentClock(),
-            resource=attributes.resource({"service.name": "t"}),
-            scope=attributes.scope(name),
-            start_time_ns=1,
-        )
-        status = PluginStatus(name=name, type=name, kind="scraper")
-        return PluginRunner(
-            plugin,
-            ctx,
-            status,
-            self.instruments.plugins,
-            interval=interval,  # type: ignore[arg-type]
-            jitter=jitter,
-            rng=random.Random(seed),
-            pacer=pacer,
-        )
 
 
 async def test_shorter_pace_wakes_a_sleeping_runner(

@@ -13,36 +13,14 @@ from edge_agent.fleet import messages as m
 from edge_agent.fleet.signing import verify_config
 from tools import fleet_server
 from tools.fleetlib import CaSigner, FleetServer
+from tools.pkilib import make_ca
 
 UID = bytes(range(16))
 
 
 def _ca() -> CaSigner:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=10))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return CaSigner(cert.public_bytes(serialization.Encoding.PEM), key_pem)
+    ca = make_ca("test CA", days=10)
+    return CaSigner(ca.cert_pem, ca.key_pem)
 
 
 def _csr(cn: str) -> bytes:
