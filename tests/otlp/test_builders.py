@@ -209,3 +209,33 @@ def test_lines_fast_path_long_line() -> None:
     req = ExportLogsServiceRequest.FromString(b.build().payload)
     bodies = [r.body.string_value for r in req.resource_logs[0].scope_logs[0].log_records]
     assert [len(x) for x in bodies] == [200_000, 5]
+
+
+number = st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=False))
+attr_sets = st.dictionaries(st.text(max_size=8), st.text(max_size=80), max_size=4)
+
+
+@given(st.lists(st.tuples(attr_sets, number), max_size=8), st.integers(min_value=0, max_value=2**64 - 1))
+def test_number_points_round_trip_with_shared_attribute_objects(
+    points: list[tuple[dict[str, str], int | float]], start: int
+) -> None:
+    """Gauge and sum points parse back exactly, also when one attribute object is reused in both kinds."""
+    b = MetricsBuilder(RESOURCE, SCOPE, time_ns=T0)
+    b.gauge("g", points)
+    b.sum("s", points, start_time_ns=start)
+    b.gauge("g2", points)  # the same dicts again: served from the encoders' identity cache
+    metrics = (
+        ExportMetricsServiceRequest.FromString(b.build().payload).resource_metrics[0].scope_metrics[0].metrics
+    )
+    if not points:
+        assert not metrics  # a call without points adds no metric
+        return
+    g, s, g2 = metrics
+    for metric, data in ((g, g.gauge), (s, s.sum), (g2, g2.gauge)):
+        assert len(data.data_points) == len(points), metric.name
+        for dp, (attrs, value) in zip(data.data_points, points, strict=True):
+            assert _attrs(dp.attributes) == attrs
+            assert dp.time_unix_nano == T0
+            assert dp.start_time_unix_nano == (start if metric is s else 0)
+            assert dp.WhichOneof("value") == ("as_int" if type(value) is int else "as_double")
+            assert (dp.as_int if type(value) is int else dp.as_double) == value
