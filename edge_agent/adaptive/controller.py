@@ -47,10 +47,11 @@ from edge_agent.adaptive.signals import CpuMeter, PressureSample
 from edge_agent.otlp import attributes
 from edge_agent.otlp.builders import LogsBuilder, Severity
 from edge_agent.otlp.fragment import Fragment, Priority
+from edge_agent.runtime.clock import sleep_to_next_tick
 
 log = logging.getLogger("edge_agent.adaptive")
 
-LINK_TICK = 2.0
+LINK_TICK = 5.0  # a multiple of the event-loop beat: both share one aligned wake-up
 EVENT_SCOPE = attributes.scope("edge_agent.adaptive", "1")
 
 Reader = Callable[[], Awaitable[HostReading | None]]
@@ -208,11 +209,11 @@ class AdaptiveController:
                 )
             self.policy.governor.update(agent_cpu)
             self.evaluate()
-            await trio.sleep(self.config.sample_interval)
+            await sleep_to_next_tick(self.config.sample_interval)
 
     async def _link_loop(self) -> None:
         while True:
-            await trio.sleep(LINK_TICK)
+            await sleep_to_next_tick(LINK_TICK)
             self.evaluate()
 
     def evaluate(self) -> Transition | None:

@@ -7,9 +7,22 @@ simulated day instead of the real second it took to run.
 
 from __future__ import annotations
 
+import math
 import time
 
 import trio
+
+
+async def sleep_to_next_tick(period: float) -> None:
+    """Sleep until the next multiple of ``period`` on trio's clock.
+
+    Periodic housekeeping loops align their ticks this way so that loops with
+    the same (or a multiple) period wake the event loop once, together: on a
+    small board every wake-up of an idle loop costs a few hundred
+    microseconds of CPU, whatever the loop then does.
+    """
+    now = trio.current_time()
+    await trio.sleep_until((math.floor(now / period) + 1) * period)
 
 
 class AgentClock:

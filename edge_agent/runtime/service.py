@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 import trio
 
 from edge_agent.runtime import sdnotify
+from edge_agent.runtime.clock import sleep_to_next_tick
 from edge_agent.runtime.liveness import StageProbe
 from edge_agent.runtime.summary import ServiceSummary, status_line
 
@@ -37,7 +38,7 @@ async def beat_event_loop(probe: StageProbe, period: float = EVENT_LOOP_TICK) ->
     try:
         while True:
             probe.expect(period, "event loop tick")
-            await trio.sleep(period)
+            await sleep_to_next_tick(period)
     finally:
         probe.forget()
 
@@ -143,4 +144,4 @@ class ServiceLink:
                 if not wedged:
                     log.error("pipeline %s; withholding watchdog pings so systemd restarts the agent", why)
                 wedged = True
-            await trio.sleep(period)
+            await sleep_to_next_tick(period)
