@@ -24,7 +24,6 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ from typing import Any
 
 import trio
 import trio.testing
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge_agent.buffer.config import BufferConfig
 from edge_agent.buffer.disk import DiskBuffer
@@ -48,6 +49,7 @@ from edge_agent.otlp.fragment import Fragment, Priority
 from edge_agent.runtime.instruments import AgentInstruments
 from edge_agent.runtime.resource import host_resource
 from edge_agent.runtime.telemetry import Registry
+from tools.mtlspeers import free_port, wait_listening
 
 RESOURCE = attributes.resource(host_resource("bench-device", {}))
 LOG_FILES = (
@@ -348,15 +350,13 @@ def replay(root: Path, fragments: list[Fragment], total: int) -> list[list[str]]
         ["read + merge into 512 KiB batches (no network)", f"{r['raw'] / 1e6 / r['seconds']:.1f}", "-"]
     )
     shutil.rmtree(directory)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     sink = subprocess.Popen(
         [sys.executable, "-m", "edge_agent.testing", "sink", "--port", str(port)],
         stdout=subprocess.DEVNULL,
     )
     try:
-        time.sleep(1.0)
+        wait_listening(port)
         r = trio.run(export_to_sink, backup, f"http://127.0.0.1:{port}")
     finally:
         sink.terminate()
