@@ -38,6 +38,16 @@ async def _reported(fleet: FleetHarness) -> None:
     )
 
 
+async def _push_into_health_window(fleet: FleetHarness, version: int) -> str:
+    """Push a config once the agent has reported; return when it is applied and its health window runs."""
+    assert fleet.service is not None
+    await _reported(fleet)
+    config_hash = fleet.push(PUSHED, version=version)
+    while fleet.service.manager is None or fleet.service.manager.in_effect is None:
+        await trio.sleep(0.1)
+    return config_hash
+
+
 async def test_push_is_applied_and_reported(fleet: FleetHarness, thread_safe_clock: object) -> None:
     """A signed push is applied live, committed, reported APPLIED, and the effective config shows it."""
     agent = await fleet.start_agent()
@@ -283,10 +293,7 @@ async def test_reload_keeps_the_fleet_layer_even_during_a_health_window(
     agent = await fleet.start_agent()
     assert fleet.service is not None
     with trio.fail_after(30):
-        await _reported(fleet)
-        config_hash = fleet.push(PUSHED, version=8)
-        while fleet.service.manager is None or fleet.service.manager.in_effect is None:
-            await trio.sleep(0.1)  # applied, health window running
+        config_hash = await _push_into_health_window(fleet, version=8)
         reload = fleet.service.loader(fleet.service.layer(), agent.plugin_types)
         await agent.reconfigure(reload)
         assert plugin_tags(agent)["base"] == "fleet-v1"
@@ -303,10 +310,7 @@ async def test_orderly_stop_during_health_window_retries_after_restart(
     agent = await fleet.start_agent()
     assert fleet.service is not None
     with trio.fail_after(30):
-        await _reported(fleet)
-        config_hash = fleet.push(PUSHED, version=9)
-        while fleet.service.manager is None or fleet.service.manager.in_effect is None:
-            await trio.sleep(0.1)  # applied, health window running
+        config_hash = await _push_into_health_window(fleet, version=9)
     await fleet.stop_agent()
     assert not (fleet.state / "fleet" / "staged.cbor").exists()
     assert not (fleet.state / "fleet" / "committed.cbor").exists()
