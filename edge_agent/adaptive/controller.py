@@ -1,10 +1,12 @@
 """The adaptive controller: samples pressure, runs the mode machine, paces plugins (trio shell).
 
-Theory of operation. One task samples the device every
-``adaptive.sample_interval`` (psutil in a worker thread) and a light tick
-every :data:`LINK_TICK` seconds re-reads what changes fast and costs
-nothing: the link state (the exporter's breakers) and the buffer fill. Each
-sample goes through the sans-IO :class:`~edge_agent.adaptive.modes.ModeMachine`;
+Theory of operation. One task ticks every :data:`LINK_TICK` seconds (or
+every ``adaptive.sample_interval`` if that is shorter), aligned with the
+agent's other periodic work so an idle agent wakes once for all of it. Each
+tick re-reads what changes fast and costs nothing: the link state (the
+exporter's breakers) and the buffer fill; on ticks that fall on a multiple of
+``adaptive.sample_interval`` it first samples the device (psutil in a worker
+thread). Each tick goes through the sans-IO :class:`~edge_agent.adaptive.modes.ModeMachine`;
 a transition is logged as one line and counted
 (``edge_agent.adaptive.mode.transitions{from,to}``), and switches the
 downsampler's priority cutoff. Then every scraper's
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,11 +50,13 @@ from edge_agent.adaptive.signals import CpuMeter, PressureSample
 from edge_agent.otlp import attributes
 from edge_agent.otlp.builders import LogsBuilder, Severity
 from edge_agent.otlp.fragment import Fragment, Priority
-from edge_agent.runtime.clock import sleep_to_next_tick
+from edge_agent.runtime.clock import next_tick
 
 log = logging.getLogger("edge_agent.adaptive")
 
-LINK_TICK = 5.0  # a multiple of the event-loop beat: both share one aligned wake-up
+# the default scrape interval and a multiple of the event-loop beat: the controller's tick,
+# the beat and the scrapes share one aligned wake-up
+LINK_TICK = 10.0
 EVENT_SCOPE = attributes.scope("edge_agent.adaptive", "1")
 
 Reader = Callable[[], Awaitable[HostReading | None]]
@@ -135,6 +140,7 @@ class AdaptiveController:
         self._last_event: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self.sample = PressureSample(at=0.0)
         self.anomalies: list[Anomaly] = []
+        self._poked = trio.Event()
         instruments.publish(self)
 
     # -- registration (the agent, when it starts and stops runners) ---------
@@ -172,6 +178,8 @@ class AdaptiveController:
 
     def learned(self, advice: Verdict, now: float, *, failed: bool, rtt: float | None) -> None:
         self.gate.outcome(advice, now, failed=failed, rtt=rtt)
+        if self._link_up() != self.sample.link_up:
+            self._poked.set()  # the link went up or down: re-evaluate now, not at the next tick
 
     @property
     def mode(self) -> Mode:
@@ -186,35 +194,40 @@ class AdaptiveController:
         self.policy.started = trio.current_time()
         async with trio.open_nursery() as nursery:
             await nursery.start(self.writer.run)
-            nursery.start_soon(self._sample_loop)
-            nursery.start_soon(self._link_loop)
+            nursery.start_soon(self._tick_loop)
             task_status.started()
 
-    async def _sample_loop(self) -> None:
+    async def _tick_loop(self) -> None:
+        period = self.config.sample_interval
+        tick = min(LINK_TICK, period)
+        next_sample = trio.current_time()
         while True:
-            reading = await self._read() if self._read is not None else None
             now = trio.current_time()
-            agent_cpu = None
-            if reading is not None and reading.cpu_seconds is not None:
-                agent_cpu = self.cpu.add(now, reading.cpu_seconds)
-            if reading is not None:
-                self.sample = PressureSample(
-                    at=now,
-                    host_cpu=reading.host_cpu,
-                    agent_cpu=agent_cpu,
-                    memory_used=reading.memory_used,
-                    rss=reading.rss,
-                    on_battery=reading.on_battery,
-                    battery_percent=reading.battery_percent,
-                )
-            self.policy.governor.update(agent_cpu)
+            if now >= next_sample - 1e-3:  # tolerance: float rounding of the aligned grid
+                await self._sample()
+                next_sample = (math.floor(now / period + 1e-6) + 1) * period
             self.evaluate()
-            await sleep_to_next_tick(self.config.sample_interval)
+            poked = self._poked = trio.Event()
+            with trio.move_on_at(next_tick(tick)):
+                await poked.wait()
 
-    async def _link_loop(self) -> None:
-        while True:
-            await sleep_to_next_tick(LINK_TICK)
-            self.evaluate()
+    async def _sample(self) -> None:
+        reading = await self._read() if self._read is not None else None
+        now = trio.current_time()
+        agent_cpu = None
+        if reading is not None and reading.cpu_seconds is not None:
+            agent_cpu = self.cpu.add(now, reading.cpu_seconds)
+        if reading is not None:
+            self.sample = PressureSample(
+                at=now,
+                host_cpu=reading.host_cpu,
+                agent_cpu=agent_cpu,
+                memory_used=reading.memory_used,
+                rss=reading.rss,
+                on_battery=reading.on_battery,
+                battery_percent=reading.battery_percent,
+            )
+        self.policy.governor.update(agent_cpu)
 
     def evaluate(self) -> Transition | None:
         """Re-read the fast signals, run the mode machine and re-pace every plugin."""

@@ -21,8 +21,12 @@ async def sleep_to_next_tick(period: float) -> None:
     small board every wake-up of an idle loop costs a few hundred
     microseconds of CPU, whatever the loop then does.
     """
-    now = trio.current_time()
-    await trio.sleep_until((math.floor(now / period) + 1) * period)
+    await trio.sleep_until(next_tick(period))
+
+
+def next_tick(period: float) -> float:
+    """The next multiple of ``period`` on trio's clock (see :func:`sleep_to_next_tick`)."""
+    return (math.floor(trio.current_time() / period) + 1) * period
 
 
 class AgentClock:

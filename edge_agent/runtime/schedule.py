@@ -1,11 +1,18 @@
 """Tick arithmetic for interval scrapers (no clock, no I/O).
 
-Theory of operation: ticks are phase-aligned, ``due = phase + k * interval``,
-so scrape duration never causes drift. The phase is a random offset in
-``[0, jitter)`` drawn once per instance, which spreads a fleet's scrapes
-(and therefore its uploads) instead of every device hitting ``:00``. When a
-scrape overruns one or more ticks, those ticks are skipped and counted;
-work never piles up.
+Theory of operation: the first tick runs at once (plus the random phase
+below), the following ones on a grid, ``due = phase + k * interval`` on
+trio's clock, so scrape duration never causes drift. With no jitter the
+phase is 0: every scraper and every periodic loop of the agent
+(:func:`~edge_agent.runtime.clock.sleep_to_next_tick`) whose period divides
+another's wakes on the same instants, and an idle agent wakes the event loop
+once per tick for all of them instead of once per loop (on a small board a
+wake-up costs a few hundred microseconds of CPU whatever follows it). The
+grid is still different on every device: trio's clock starts at a random
+offset in each process, so a fleet does not hit the upstream on the same
+second. A configured jitter adds a random phase in ``[0, jitter)`` drawn
+once per instance, for fleets that restart together. When a scrape overruns
+one or more ticks, those ticks are skipped and counted; work never piles up.
 """
 
 from __future__ import annotations
@@ -28,20 +35,26 @@ class TickSchedule:
         self.interval = interval
         self.jitter = min(jitter, interval)
         self._rng = rng or random.Random()
+        self._phase = self._rng.uniform(0.0, self.jitter) if self.jitter else 0.0
         self._due: float | None = None
         self._last: float | None = None  # due time of the last tick that ran
 
     def first(self, now: float) -> float:
         """The first due time: ``now`` plus this instance's random phase."""
-        self._due = now + (self._rng.uniform(0.0, self.jitter) if self.jitter else 0.0)
+        self._due = now + self._phase
         return self._due
+
+    def _grid_after(self, t: float) -> float:
+        """The first grid point strictly after ``t`` (a hair of tolerance for float rounding)."""
+        k = math.floor((t - self._phase) / self.interval + 1e-9) + 1
+        return self._phase + k * self.interval
 
     def after_run(self, finished: float) -> TickDecision:
         """Given when the last scrape finished, the next due time and ticks skipped."""
         if self._due is None:
             raise RuntimeError("first() must be called before after_run()")
         self._last = self._due
-        nxt = self._due + self.interval
+        nxt = self._grid_after(self._due)
         skipped = 0
         if finished >= nxt:
             skipped = math.floor((finished - nxt) / self.interval) + 1

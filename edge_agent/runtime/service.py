@@ -30,7 +30,7 @@ from edge_agent.runtime.summary import ServiceSummary, status_line
 
 log = logging.getLogger("edge_agent.service")
 
-EVENT_LOOP_TICK = 5.0
+EVENT_LOOP_TICK = 10.0  # the default scrape interval: the beat shares the scrape's aligned wake-up
 
 
 async def beat_event_loop(probe: StageProbe, period: float = EVENT_LOOP_TICK) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -239,3 +240,29 @@ async def test_reconfigure_applies_in_place(autojump_clock: trio.testing.MockClo
 @pytest.fixture(autouse=True)
 def _debug_logs(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="edge_agent.adaptive")
+
+
+async def test_an_export_attempt_that_flips_the_link_is_seen_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The controller ticks every 10 s, but an attempt that turns the link down or up is
+    evaluated at once; attempts that change nothing wait for the tick."""
+    world = World(dataclasses.replace(CONFIG, sample_interval=60.0))
+    c = world.controller
+    async with trio.open_nursery() as nursery:
+        await nursery.start(c.run)
+        await trio.sleep(10.5)  # just past a tick
+        assert c.sample.link_up is True
+        seen_at = c.sample.at
+        c.learned(c.advise(trio.current_time()), trio.current_time(), failed=False, rtt=0.01)
+        await trio.sleep(1)
+        assert c.sample.at == seen_at  # nothing changed: no extra evaluation
+        world.link_up = False
+        c.learned(c.advise(trio.current_time()), trio.current_time(), failed=True, rtt=None)
+        await trio.sleep(0.01)
+        assert c.sample.link_up is False and c.sample.at == 11.5
+        world.link_up = True
+        c.learned(c.advise(trio.current_time()), trio.current_time(), failed=False, rtt=0.01)
+        await trio.sleep(0.01)
+        assert c.sample.link_up is True
+        nursery.cancel_scope.cancel()

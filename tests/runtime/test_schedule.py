@@ -31,6 +31,24 @@ def test_after_run(finished_offsets: list[float], expected: list[tuple[float, in
     assert got == expected
 
 
+def test_ticks_share_a_grid_whatever_the_start() -> None:
+    """After the first (immediate) tick, schedules started at different times tick on the same
+    instants, and a 60 s schedule's ticks are a subset of a 10 s one's: one wake-up serves all."""
+
+    def ticks(interval: float, start: float, n: int) -> list[float]:
+        schedule = TickSchedule(interval)
+        due = [schedule.first(start)]
+        for _ in range(n):
+            due.append(schedule.after_run(due[-1] + 0.01).due)
+        return due
+
+    fast, late, slow = ticks(10.0, 3.7, 12), ticks(10.0, 8.2, 12), ticks(60.0, 1.1, 2)
+    assert fast[0] == 3.7 and late[0] == 8.2  # the first tick is not delayed to the grid
+    assert fast[1:4] == [10.0, 20.0, 30.0]
+    assert set(late[1:]) <= set(fast[1:])
+    assert slow[1:] == [60.0, 120.0] and set(slow[1:]) <= set(fast[1:] + late[1:])
+
+
 def test_jitter_spreads_phase_within_bounds() -> None:
     """Random phases are within [0, jitter) and spread out (no thundering herd)."""
     phases = [

@@ -79,9 +79,10 @@ async def test_shed_pace_skips_ticks_and_counts_them(
         pacer.set(30.0, shed=True)
         await trio.sleep(100)
         pacer.set(10.0)
-        await trio.sleep(15)
+        await trio.sleep(14)
         nursery.cancel_scope.cancel()
-    assert len(ticker.times) == 1 + 2  # the first tick, then two after the shed ended
+    # the first tick, then two after the shed ended: at once (105) and back on the 10 s grid (110)
+    assert ticker.times == [0.0, 105.0, 110.0]
     shed = h.instruments.plugins.skipped.value(plugin="t", reason="shed")
     assert shed == 3  # ticks at 30, 60, 90
     assert runner.status.skipped_ticks == 3
