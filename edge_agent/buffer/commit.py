@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from edge_agent.buffer.batching import OpenBatch
 from edge_agent.buffer.budget import Policy, plan_space
+from edge_agent.buffer.frames import Envelope
 from edge_agent.buffer.segments import SEGMENT_HEADER_SIZE, FrameRef, Segment, SegmentHeader, StreamKey
 from edge_agent.buffer.table import SegmentTable
 
@@ -29,6 +30,7 @@ class Prepared:
     batch: OpenBatch
     body: bytes  # encoded envelope, sealed later (the seal binds it to its segment)
     frame_length: int
+    envelope: Envelope | None = None  # what ``body`` encodes (handed to the reader once written)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class CommitResult:
     appended: int = 0
     written_bytes: int = 0
     fsync_seconds: float = 0.0
+    acks_logged: bool = False
     error: OSError | None = None
 
 

@@ -89,6 +89,7 @@ class DiskBuffer:
             level=config.compression_level or None,
             frame_codec="identity" if config.compression == "none" else config.compression,
             on_settled=self._settled,
+            hot=self._s.hot,
         )
         self._committer = Committer(self._s, notify_data=self._reader.notify_data)
         self.report: RecoveryReport | None = None

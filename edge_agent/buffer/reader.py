@@ -3,7 +3,10 @@
 The :class:`~edge_agent.buffer.replay.ReplayPlanner` decides what goes next;
 this shell reads the frames in a worker thread, builds the request body
 there too (merging frames means decompressing and compressing), and hands
-the exporter a :class:`~edge_agent.buffer.api.Batch`. Several batches may be
+the exporter a :class:`~edge_agent.buffer.api.Batch`. A frame committed a
+moment ago comes from :class:`~edge_agent.buffer.hot.HotFrames` instead of
+the disk, and a batch of one frame already in the wire encoding needs no
+work at all: that common online case stays on the event loop. Several batches may be
 in flight at once: picking is serialised by a lock, but a picked batch's
 frames are marked in flight before the lock is released, so concurrent
 callers never get the same frame.
@@ -23,6 +26,7 @@ import trio
 from edge_agent.buffer.api import Batch, Encoding
 from edge_agent.buffer.droplog import DropRecorder
 from edge_agent.buffer.frames import Envelope
+from edge_agent.buffer.hot import HotFrames
 from edge_agent.buffer.instruments import BufferInstruments
 from edge_agent.buffer.outgoing import BatchToken, assemble, decode_frame, decode_scanned
 from edge_agent.buffer.replay import Pick, ReplayPlanner, ScanRequest
@@ -47,7 +51,9 @@ class BatchReader:
         level: int | None,
         frame_codec: Encoding,
         on_settled: Callable[[list[Settlement], list[Segment]], None],
+        hot: HotFrames | None = None,
     ) -> None:
+        self._hot = hot if hot is not None else HotFrames()
         self._store = store
         self._table = table
         self._planner = planner
@@ -127,7 +133,12 @@ class BatchReader:
                 for ref, seg in wanted
             ]
 
-        decoded = await trio.to_thread.run_sync(read)
+        decoded: list[Envelope | Damage] | None = None
+        if len(wanted) == len(pick.refs):
+            hot = self._hot.take(pick.refs)
+            decoded = list(hot) if hot is not None else None
+        if decoded is None:
+            decoded = await trio.to_thread.run_sync(read)
         good: list[FrameRef] = []
         envelopes: list[Envelope] = []
         for (ref, seg), outcome in zip(wanted, decoded, strict=True):
@@ -145,7 +156,10 @@ class BatchReader:
     ) -> Batch | None:
         wire = self._wire
         level = self._level if wire == self._frame_codec else None
-        batch, bad = await trio.to_thread.run_sync(lambda: assemble(stream, refs, envelopes, wire, level))
+        if len(envelopes) == 1 and envelopes[0].codec == wire:  # sent as stored: nothing to compute
+            batch, bad = assemble(stream, refs, envelopes, wire, level)
+        else:
+            batch, bad = await trio.to_thread.run_sync(lambda: assemble(stream, refs, envelopes, wire, level))
         for ref in bad:
             segment = self._table.get(ref.seq)
             if segment is not None:

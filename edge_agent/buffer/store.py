@@ -221,14 +221,20 @@ class SegmentStore:
 
     # -- writing -----------------------------------------------------------
 
-    def execute(self, plan: CommitPlan, *, fsync: bool, state: bytes | None = None) -> CommitResult:
+    def execute(
+        self, plan: CommitPlan, *, fsync: bool, state: bytes | None = None, acks: bytes | None = None
+    ) -> CommitResult:
         """Carry out a commit plan; stops at the first error and says how far it got.
 
-        ``state``, if given, is saved before anything is deleted.
+        ``state``, if given, is saved before anything is deleted; ``acks`` (encoded acknowledgements)
+        are appended to the acknowledgement log first, so they need no thread round trip of their own.
         """
         result = CommitResult()
         touched: set[int] = set()
         try:
+            if acks:
+                self.append_acks(acks)
+                result.acks_logged = True
             if state is not None:
                 self.write_state(state)
             for seq in plan.victims:

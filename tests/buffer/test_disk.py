@@ -9,6 +9,8 @@ import pytest
 import trio
 import trio.testing
 
+from edge_agent.buffer.committer import ACK_INTERVAL, ACK_MAX_DELAY, ACK_MAX_PENDING
+from edge_agent.buffer.disk import DiskBuffer
 from edge_agent.buffer.store import STATE_FILE
 from edge_agent.errors import BufferFullError, StorageError
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
@@ -231,26 +233,66 @@ async def test_batches_respect_max_bytes_after_a_burst(
     assert sorted(i for b in batches for i in record_ids(b)) == list(range(300))
 
 
-async def test_acks_survive_a_crash_through_the_ack_log(
-    tmp_path: Path, io_clock: trio.testing.MockClock
-) -> None:
-    """A copy of the directory taken while running (what SIGKILL leaves) knows the acks of 0.25 s ago."""
+async def _crash_copy(live: Path, crashed: Path) -> None:
+    """What SIGKILL leaves: the directory as it is on disk right now, lock included."""
     import shutil
 
+    await trio.to_thread.run_sync(shutil.copytree, live, crashed)
+    (crashed / "lock").unlink()
+
+
+async def _deliver(buf: DiskBuffer, batches: int) -> list[int]:
+    delivered = []
+    for _ in range(batches):
+        batch = await buf.next_batch(max_bytes=600)
+        delivered += record_ids(batch)
+        buf.ack(batch)
+    return delivered
+
+
+async def _resent_after_crash(crashed: Path) -> list[int]:
+    async with opened(crashed) as buf:
+        return [i for b in await drain(buf) for i in record_ids(b)]
+
+
+async def test_acks_reach_the_ack_log_with_the_next_commit(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """Acknowledgements ride along with the next commit's disk write: a crash right after that
+    commit resends nothing that was acknowledged before it."""
     live, crashed = tmp_path / "live", tmp_path / "crashed"
     await write(live, [log_fragment(range(i * 5, i * 5 + 5)) for i in range(6)])
     async with opened(live) as buf:
-        delivered = []
-        for _ in range(3):
-            batch = await buf.next_batch(max_bytes=600)
-            delivered += record_ids(batch)
-            buf.ack(batch)
-        await trio.sleep(0.5)
-        await trio.to_thread.run_sync(shutil.copytree, live, crashed)
-    (crashed / "lock").unlink()
-    async with opened(crashed) as buf:
-        resent = [i for b in await drain(buf) for i in record_ids(b)]
-    assert sorted(delivered + resent) == list(range(30)), "nothing acked is sent again, nothing is lost"
+        delivered = await _deliver(buf, 3)
+        await trio.sleep(1)  # well inside ACK_MAX_DELAY: nothing logged on its own yet
+        await _crash_copy(live, tmp_path / "before")
+        await buf.append(log_fragment([100]))
+        await buf.commit(force=True)
+        await _crash_copy(live, crashed)
+    before = await _resent_after_crash(tmp_path / "before")
+    assert sorted(before) == list(range(30)), "not logged yet: resent (duplicates, nothing lost)"
+    resent = await _resent_after_crash(crashed)
+    assert sorted(delivered + resent) == [*range(30), 100], "nothing acked is sent again, nothing lost"
+
+
+async def test_acks_reach_the_ack_log_without_commits(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """With no commit to ride on, acknowledgements are logged within ACK_MAX_DELAY, or
+    ACK_INTERVAL after ACK_MAX_PENDING of them gathered (a backlog being drained)."""
+    live = tmp_path / "live"
+    await write(live, [log_fragment(range(i * 5, i * 5 + 5)) for i in range(40)])
+    async with opened(live) as buf:
+        few = await _deliver(buf, 3)
+        await trio.sleep(ACK_MAX_DELAY + 1)
+        await _crash_copy(live, tmp_path / "late")
+        many = await _deliver(buf, ACK_MAX_PENDING)
+        await trio.sleep(ACK_INTERVAL * 2)
+        await _crash_copy(live, tmp_path / "pending")
+    late = await _resent_after_crash(tmp_path / "late")
+    assert sorted(few + late) == list(range(200))
+    pending = await _resent_after_crash(tmp_path / "pending")
+    assert sorted(few + many + pending) == list(range(200))
 
 
 async def test_self_metrics_follow_commits(tmp_path: Path, io_clock: trio.testing.MockClock) -> None:
