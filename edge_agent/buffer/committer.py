@@ -109,6 +109,7 @@ class Committer:
         self._state_size = 0
         self._last_state_write = float("-inf")
         self._last_fsync = float("-inf")
+        self._watch_gauges()
 
     # -- writers -----------------------------------------------------------
 
@@ -398,7 +399,6 @@ class Committer:
                 await self._sync_and_save(now, force_state=force_state)
             except OSError as exc:
                 self._io_error("buffer housekeeping (delete, fsync, save state) failed", exc)
-        self.update_gauges()
 
     def _io_error(self, what: str, exc: OSError) -> None:
         # retried on the next tick; logged at most once a minute
@@ -474,18 +474,25 @@ class Committer:
             raise
         self._state_size = len(data)
 
-    def update_gauges(self) -> None:
+    def _watch_gauges(self) -> None:
+        """The gauges are read when collected (every 60 s, or a /metrics request), not kept
+        up to date on every commit and ack: on an idle device that was work for nobody."""
+        inst = self.s.instruments
+        inst.disk_bytes.callback = lambda: self._per_stream(0)
+        inst.disk_frames.callback = lambda: self._per_stream(1)
+        inst.memory_bytes.callback = lambda: [({}, float(self.s.open.memory_bytes))]
+        inst.oldest_age.callback = lambda: [({}, self._oldest_age())]
+
+    def _per_stream(self, column: int) -> list[tuple[dict[str, str], float]]:
         sizes = {stream: [0, 0] for stream in ALL_STREAMS}
-        oldest = None
         for segment in self.s.table:
             sizes[segment.stream][0] += segment.size
             sizes[segment.stream][1] += segment.frames
-            if segment.unsettled_records and (oldest is None or segment.header.created_ns < oldest):
-                oldest = segment.header.created_ns
-        for (signal, priority), (size, frames) in sizes.items():
-            labels = {"signal": signal.value, "priority": priority.name.lower()}
-            self.s.instruments.disk_bytes.set(size, **labels)
-            self.s.instruments.disk_frames.set(frames, **labels)
-        self.s.instruments.memory_bytes.set(self.s.open.memory_bytes)
-        age = (self.s.wall_ns() - oldest) / 1e9 if oldest is not None else 0.0
-        self.s.instruments.oldest_age.set(max(0.0, age))
+        return [
+            ({"signal": signal.value, "priority": priority.name.lower()}, float(values[column]))
+            for (signal, priority), values in sizes.items()
+        ]
+
+    def _oldest_age(self) -> float:
+        created = [s.header.created_ns for s in self.s.table if s.unsettled_records]
+        return max(0.0, (self.s.wall_ns() - min(created)) / 1e9) if created else 0.0

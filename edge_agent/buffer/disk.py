@@ -224,7 +224,6 @@ class DiskBuffer:
         return counts
 
     def status(self) -> dict[str, Any]:
-        self._committer.update_gauges()
         return {
             "kind": "disk",
             "dir": str(self.directory),

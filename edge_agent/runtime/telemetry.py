@@ -96,13 +96,17 @@ class Gauge(_Instrument):
         self.values[self._key(labels)] = value
 
     def value(self, **labels: str) -> float:
+        self._refresh()
         return self.values.get(self._key(labels), 0)
 
     def samples(self) -> tuple[Sample, ...]:
+        self._refresh()
+        return tuple(Sample(self._labels(k), v) for k, v in sorted(self.values.items()))
+
+    def _refresh(self) -> None:
         if self.callback is not None:
             for labels, value in self.callback():
                 self.set(value, **labels)
-        return tuple(Sample(self._labels(k), v) for k, v in sorted(self.values.items()))
 
 
 DEFAULT_SECONDS_BOUNDS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
