@@ -74,6 +74,7 @@ class SegmentStore:
         self._write_fds: dict[int, int] = {}  # open segments, by seq
         self._unsynced: set[int] = set()
         self._lock_fd: int | None = None
+        self._ack_fd: int | None = None  # kept open: an idle device appends to it every cycle
 
     def path(self, seq: int, header: SegmentHeader) -> Path:
         return self.directory / segment_name(seq, header.signal, header.priority)
@@ -308,16 +309,17 @@ class SegmentStore:
     def write_state(self, data: bytes) -> None:
         """Replace the state durably; the acknowledgement log starts afresh (the state has them)."""
         write_atomic(self.directory / STATE_FILE, data)
-        with contextlib.suppress(FileNotFoundError):
-            os.truncate(self.directory / ACK_FILE, 0)
+        if self._ack_fd is not None:
+            os.ftruncate(self._ack_fd, 0)  # O_APPEND: the next append starts at 0
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.truncate(self.directory / ACK_FILE, 0)
 
     def append_acks(self, data: bytes) -> None:
         """Log acknowledgements: appended, not fsynced (losing them only means resending)."""
-        fd = os.open(self.directory / ACK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
+        if self._ack_fd is None:
+            self._ack_fd = os.open(self.directory / ACK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        _write_all(self._ack_fd, data)
 
     # -- reading -----------------------------------------------------------
 
@@ -359,6 +361,10 @@ class SegmentStore:
         for seq in list(self._write_fds):
             with contextlib.suppress(OSError):
                 self._close_writer(seq)
+        if self._ack_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._ack_fd)
+            self._ack_fd = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
