@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import trio.testing
+
+from edge_agent.runtime.clock import set_tick_origin
 
 
 @pytest.fixture
@@ -16,3 +20,11 @@ def thread_safe_clock() -> trio.testing.MockClock:
     threshold, a thread that finishes promptly is waited for.
     """
     return trio.testing.MockClock(autojump_threshold=0.05)
+
+
+@pytest.fixture(autouse=True)
+def tick_origin_zero() -> Iterator[None]:
+    """Every test starts with ticks counted from 0 (an agent started by an earlier test moved it)."""
+    set_tick_origin(0.0)
+    yield
+    set_tick_origin(0.0)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -205,7 +204,7 @@ class AdaptiveController:
             now = trio.current_time()
             if now >= next_sample - 1e-3:  # tolerance: float rounding of the aligned grid
                 await self._sample()
-                next_sample = (math.floor(now / period + 1e-6) + 1) * period
+                next_sample = next_tick(period)
             self.evaluate()
             poked = self._poked = trio.Event()
             with trio.move_on_at(next_tick(tick)):

@@ -54,7 +54,7 @@ from edge_agent.httpserver import HttpServer, ServerLimits
 from edge_agent.otlp import attributes
 from edge_agent.otlp.fragment import Priority
 from edge_agent.plugin_api import Plugin, Receiver
-from edge_agent.runtime.clock import AgentClock
+from edge_agent.runtime.clock import AgentClock, set_tick_origin
 from edge_agent.runtime.context import RuntimeContext
 from edge_agent.runtime.discovery import PluginRegistry
 from edge_agent.runtime.instruments import AgentInstruments
@@ -252,6 +252,7 @@ class Agent:
         self.device_id = await self._device_id(agent_state)
         self._resource = self._resource_bytes(self.config)
         self._stage.started_unix = time.time()
+        set_tick_origin(trio.current_time())  # scrapes and periodic loops tick from our start
         async with trio.open_nursery() as core:
             self._core = core
             core.start_soon(beat_event_loop, self._probe("event_loop"))

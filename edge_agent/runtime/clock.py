@@ -13,20 +13,40 @@ import time
 import trio
 
 
-async def sleep_to_next_tick(period: float) -> None:
-    """Sleep until the next multiple of ``period`` on trio's clock.
+class _Grid:
+    origin = 0.0
 
-    Periodic housekeeping loops align their ticks this way so that loops with
-    the same (or a multiple) period wake the event loop once, together: on a
-    small board every wake-up of an idle loop costs a few hundred
-    microseconds of CPU, whatever the loop then does.
+
+def set_tick_origin(origin: float) -> None:
+    """Count ticks from ``origin`` (trio time); the agent sets its start time.
+
+    Ticks then depend on when the agent started, not on the clock's epoch: a
+    simulation replays exactly, and devices started at different moments do
+    not share a phase.
+    """
+    _Grid.origin = origin
+
+
+def tick_origin() -> float:
+    return _Grid.origin
+
+
+async def sleep_to_next_tick(period: float) -> None:
+    """Sleep until the next tick: a multiple of ``period`` after the tick origin.
+
+    Periodic loops (and scrapers, see :class:`~edge_agent.runtime.schedule.TickSchedule`)
+    align their ticks this way so that loops with the same (or a multiple)
+    period wake the event loop once, together: on a small board every wake-up
+    of an idle loop costs a few hundred microseconds of CPU, whatever the loop
+    then does.
     """
     await trio.sleep_until(next_tick(period))
 
 
 def next_tick(period: float) -> float:
-    """The next multiple of ``period`` on trio's clock (see :func:`sleep_to_next_tick`)."""
-    return (math.floor(trio.current_time() / period) + 1) * period
+    """The next tick of ``period`` (see :func:`sleep_to_next_tick`)."""
+    origin = _Grid.origin
+    return origin + (math.floor((trio.current_time() - origin) / period) + 1) * period
 
 
 class AgentClock:

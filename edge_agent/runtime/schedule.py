@@ -1,16 +1,16 @@
 """Tick arithmetic for interval scrapers (no clock, no I/O).
 
 Theory of operation: the first tick runs at once (plus the random phase
-below), the following ones on a grid, ``due = phase + k * interval`` on
-trio's clock, so scrape duration never causes drift. With no jitter the
-phase is 0: every scraper and every periodic loop of the agent
+below), the following ones on a grid, ``due = origin + phase + k * interval``,
+so scrape duration never causes drift. The origin is the agent's start
+(:func:`~edge_agent.runtime.clock.set_tick_origin`); with no jitter the
+phase is 0, so every scraper and every periodic loop of the agent
 (:func:`~edge_agent.runtime.clock.sleep_to_next_tick`) whose period divides
 another's wakes on the same instants, and an idle agent wakes the event loop
 once per tick for all of them instead of once per loop (on a small board a
-wake-up costs a few hundred microseconds of CPU whatever follows it). The
-grid is still different on every device: trio's clock starts at a random
-offset in each process, so a fleet does not hit the upstream on the same
-second. A configured jitter adds a random phase in ``[0, jitter)`` drawn
+wake-up costs a few hundred microseconds of CPU whatever follows it).
+Devices start at different moments, so a fleet still does not hit the
+upstream on the same second. A configured jitter adds a random phase in ``[0, jitter)`` drawn
 once per instance, for fleets that restart together. When a scrape overruns
 one or more ticks, those ticks are skipped and counted; work never piles up.
 """
@@ -29,19 +29,22 @@ class TickDecision:
 
 
 class TickSchedule:
-    def __init__(self, interval: float, *, jitter: float = 0.0, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, interval: float, *, jitter: float = 0.0, rng: random.Random | None = None, origin: float = 0.0
+    ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
         self.jitter = min(jitter, interval)
         self._rng = rng or random.Random()
-        self._phase = self._rng.uniform(0.0, self.jitter) if self.jitter else 0.0
+        self._jitter = self._rng.uniform(0.0, self.jitter) if self.jitter else 0.0
+        self._phase = origin + self._jitter
         self._due: float | None = None
         self._last: float | None = None  # due time of the last tick that ran
 
     def first(self, now: float) -> float:
         """The first due time: ``now`` plus this instance's random phase."""
-        self._due = now + self._phase
+        self._due = now + self._jitter
         return self._due
 
     def _grid_after(self, t: float) -> float:

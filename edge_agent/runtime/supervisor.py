@@ -43,6 +43,7 @@ import trio
 from edge_agent.otlp.fragment import Fragment
 from edge_agent.plugin_api import BlockingScraper, Plugin, Receiver, Scraper
 from edge_agent.runtime.backoff import Backoff
+from edge_agent.runtime.clock import tick_origin
 from edge_agent.runtime.context import RuntimeContext
 from edge_agent.runtime.liveness import NullProbe, StageProbe
 from edge_agent.runtime.ratelimit import RepeatLimiter, ReportKind
@@ -191,7 +192,7 @@ class PluginRunner:
         self.status.state = "running"
         interval = self.status.interval_s = self._effective_interval()
         ready.release()
-        schedule = TickSchedule(interval, jitter=self.jitter, rng=self.rng)
+        schedule = TickSchedule(interval, jitter=self.jitter, rng=self.rng, origin=tick_origin())
         await self._sleep_until(schedule.first(trio.current_time()), schedule)
         while True:
             if self.pacer is not None and self.pacer.current().shed:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
-from edge_agent.runtime.clock import sleep_to_next_tick
+from edge_agent.runtime.clock import set_tick_origin, sleep_to_next_tick, tick_origin
+
+
+@pytest.fixture(autouse=True)
+def origin_zero() -> object:
+    saved = tick_origin()
+    set_tick_origin(0.0)
+    yield
+    set_tick_origin(saved)
 
 
 async def test_ticks_fall_on_multiples_of_the_period(autojump_clock: trio.testing.MockClock) -> None:
@@ -33,3 +42,14 @@ async def test_loops_with_related_periods_share_wakeups(autojump_clock: trio.tes
         nursery.start_soon(loop, "sample", 10.0, 1.9)
     assert sorted(seen[10.0]) == ["link", "sample"]
     assert sorted(seen) == [5.0, 10.0, 15.0, 20.0, 25.0, 30.0]
+
+
+async def test_ticks_count_from_the_origin(autojump_clock: trio.testing.MockClock) -> None:
+    """The agent sets the origin to its start: its ticks depend on that, not on the clock's epoch."""
+    set_tick_origin(2.5)
+    autojump_clock.jump(3.7)
+    times = []
+    for _ in range(2):
+        await sleep_to_next_tick(5.0)
+        times.append(trio.current_time())
+    assert times == [7.5, 12.5]
