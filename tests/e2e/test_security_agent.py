@@ -169,7 +169,9 @@ async def _abuse(port: int, request: bytes, auth_request: bytes, wrong_auth_requ
         slow = await _http(port, auth_request[:30])
     assert slow.startswith(b"HTTP/1.1 408")
     held = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(3)]
-    await trio.sleep(0.2)
+    # the server must have accepted all three; they are closed at header_timeout (1 s), so the
+    # check goes in the middle of that window (0.2 s was too short on a loaded machine)
+    await trio.sleep(0.5)
     try:
         assert (await _http(port, auth_request)).startswith(b"HTTP/1.1 503")
     finally:
