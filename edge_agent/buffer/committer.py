@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.buffer.crypto import OVERHEAD
 from edge_agent.buffer.cursor import Ack, encode_acks, encode_state
 from edge_agent.buffer.droplog import DropRecorder
-from edge_agent.buffer.frames import FRAME_HEADER_SIZE, Envelope, encode_envelope
+from edge_agent.buffer.frames import FRAME_HEADER_SIZE, envelope_head
 from edge_agent.buffer.instruments import BufferInstruments
 from edge_agent.buffer.replay import ReplayPlanner
 from edge_agent.buffer.segments import Segment, SegmentHeader, StreamKey
@@ -109,9 +110,10 @@ class Committer:
 
     def add(self, fragment: Fragment) -> int:
         """Add to the open batches (the caller checked :meth:`admits`); returns the batch id."""
-        was_empty = self.s.open.due_at() is None
-        batch_id = self.s.open.add(fragment, trio.current_time())
-        if was_empty or self.s.open.is_full():
+        batches = self.s.open
+        was_empty = batches.is_empty()
+        batch_id = batches.add(fragment, trio.current_time())
+        if was_empty or batches.is_full():
             self._wake.set()
         return batch_id
 
@@ -230,24 +232,20 @@ class Committer:
         return [r for r in results if r is not None]
 
     def _prepare(self, batches: list[OpenBatch]) -> list[Prepared]:
-        """Compress each chunk once and encode its envelope (worker thread)."""
+        """Compress each chunk once, encode its envelope and checksum it (worker thread; zlib
+        and zstd release the GIL while they work, so writers keep appending meanwhile)."""
         overhead = FRAME_HEADER_SIZE + (OVERHEAD if self.s.store.sealer is not None else 0)
+        codec = self._codec
         out = []
         for batch in batches:
             payload = batch.payload()
+            data = codecs.compress(codec, payload, self._level)
             signal, priority = batch.stream
-            envelope = Envelope(
-                signal,
-                priority,
-                batch.records,
-                batch.first_ns,
-                batch.last_ns,
-                self._codec,
-                len(payload),
-                codecs.compress(self._codec, payload, self._level),
+            head = envelope_head(
+                signal, priority, batch.records, batch.first_ns, batch.last_ns, codec, len(payload), len(data)
             )
-            body = encode_envelope(envelope)
-            out.append(Prepared(batch, body, overhead + len(body)))
+            crc = zlib.crc32(data, zlib.crc32(head))
+            out.append(Prepared(batch, head, overhead + len(head) + len(data), data, crc))
         return out
 
     def _new_header(self, seq: int, stream: StreamKey) -> SegmentHeader:

@@ -296,3 +296,34 @@ async def test_drop_newest_keeps_old_data_and_counts_the_new(
         kept = sorted(i for b in await drain(buf) for i in record_ids(b))
     assert dropped(inst, "disk_budget") == 200 - len(kept) > 0
     assert kept == list(range(len(kept))), "the oldest data is what stays"
+
+
+async def test_a_writer_appending_in_a_tight_loop_lets_other_tasks_run(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """append() yields to the scheduler at least once per 64 KiB appended and is always cancellable,
+    so a writer that never waits elsewhere cannot starve the committer or anyone else."""
+    ticks = 0
+
+    async def other() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with opened(tmp_path, max_memory_bytes=64 * 1024 * 1024) as buf:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other)
+            await trio.lowlevel.checkpoint()
+            fragment = incompressible_logs([1], 1000)
+            appends = (1024 * 1024) // len(fragment.payload)
+            before = ticks
+            for _ in range(appends):
+                await buf.append(fragment)
+            # a yield per 64 KiB: 15 in this ~1 MiB, give or take where trio puts the other task in a batch
+            assert ticks - before >= 13
+            nursery.cancel_scope.cancel()
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(trio.Cancelled):
+                await buf.append(fragment)
