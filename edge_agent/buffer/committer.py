@@ -58,8 +58,8 @@ log = logging.getLogger("edge_agent.buffer")
 
 ACK_INTERVAL = 0.25  # acknowledgements reach the (unsynced) ack log this soon after they happen
 ACK_LOG_MAX = 64 * 1024  # past this the log is folded into a state write
-# commits under way at once: one compressing while the previous one writes (one at a time vs
-# two, hostmetrics, ratio to the raw write: none 0.33 -> 0.36, gzip 0.32 -> 0.37, zstd 0.40 -> 0.51)
+# commits under way at once: one compressing while the previous one writes and fsyncs; more
+# would only add threads competing for the same cores (docs/performance.md, "Disk buffer")
 _MAX_FLIGHTS = 2
 
 
@@ -170,8 +170,8 @@ class Committer:
     async def run(self) -> None:
         """Commit and keep house until cancelled.
 
-        A commit is started as its own task, so the next one can compress while the
-        previous one is still writing (see :meth:`commit`); at most ``_MAX_FLIGHTS``
+        A commit due by size (writers filled ``commit_bytes``) is started as its own task,
+        so the next one can compress while it is still writing; at most ``_MAX_FLIGHTS``
         are under way, and only one of them compresses at a time.
         """
         async with trio.open_nursery() as nursery:
@@ -181,7 +181,13 @@ class Committer:
                     await wake.wait()
                 now = trio.current_time()
                 if self._commit_due(now) and self._can_start():
-                    nursery.start_soon(self._finish, self._begin(force=False))
+                    if self.s.open.is_full():
+                        # writers outrun the interval: let the next commit compress meanwhile
+                        nursery.start_soon(self._finish, self._begin(force=False))
+                    else:
+                        # one commit per interval: nothing to overlap, and committing inline keeps
+                        # the order of events (and simulations on a virtual clock) reproducible
+                        await self._finish(self._begin(force=False))
                 if self._io_lock.locked() and self._flights:
                     # a commit is writing: waiting for it here would keep the next commit from
                     # starting to compress; its end wakes us (after ACK_INTERVAL, wait anyway)
