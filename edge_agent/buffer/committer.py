@@ -17,10 +17,11 @@ Commits are shielded from cancellation: a frame is either written and
 accounted, or still in memory, never half of each. One lock orders every
 disk operation, since each of them changes the segment table.
 
-Two commits may be under way at once: the next one compresses while the
-previous one writes and fsyncs (the disk wait then costs no CPU time
-twice). They are written strictly in the order they were taken. If a commit
-cannot write everything (disk full under ``block``, an I/O error), the data
+When writers fill ``commit_bytes`` faster than the interval, two commits
+may be under way at once: the next one compresses while the previous one
+writes and fsyncs (the disk wait then costs no CPU time twice). They are
+written strictly in the order they were taken. If a commit cannot write
+everything (disk full under ``block``, an I/O error), the data
 it puts back goes ahead of the open batches, and a later commit already
 taken goes back with it, behind it: nothing overtakes older data of its
 stream, and a durable writer is released only once every chunk of its batch
