@@ -25,11 +25,19 @@ from edge_agent.buffer.table import SegmentTable
 
 @dataclass(frozen=True)
 class Prepared:
-    """An open batch compressed and encoded as a CBOR envelope, ready to frame."""
+    """An open batch compressed and encoded as a CBOR envelope, ready to frame.
+
+    The envelope is ``body + tail``: ``tail`` is the compressed payload, kept apart so
+    it is written as it came out of the compressor (``writev``), never copied into an
+    encoder's output. ``body_crc`` is the CRC32 of the envelope when known (computed in
+    the compression thread); sealed frames get theirs after sealing.
+    """
 
     batch: OpenBatch
-    body: bytes  # encoded envelope, sealed later (the seal binds it to its segment)
+    body: bytes  # encoded envelope (or its head, when tail is set), sealed later with its segment's aad
     frame_length: int
+    tail: bytes = b""
+    body_crc: int | None = None
     envelope: Envelope | None = None  # what ``body`` encodes (handed to the reader once written)
 
 

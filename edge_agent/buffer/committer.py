@@ -16,12 +16,23 @@ cursor.py), self-metrics.
 Commits are shielded from cancellation: a frame is either written and
 accounted, or still in memory, never half of each. One lock orders every
 disk operation, since each of them changes the segment table.
+
+When writers fill ``commit_bytes`` faster than the interval, two commits
+may be under way at once: the next one compresses while the previous one
+writes and fsyncs (the disk wait then costs no CPU time twice). They are
+written strictly in the order they were taken. If a commit cannot write
+everything (disk full under ``block``, an I/O error), the data
+it puts back goes ahead of the open batches, and a later commit already
+taken goes back with it, behind it: nothing overtakes older data of its
+stream, and a durable writer is released only once every chunk of its batch
+is written.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +47,7 @@ from edge_agent.buffer.config import BufferConfig
 from edge_agent.buffer.crypto import OVERHEAD
 from edge_agent.buffer.cursor import Ack, encode_acks, encode_state
 from edge_agent.buffer.droplog import DropRecorder
-from edge_agent.buffer.frames import FRAME_HEADER_SIZE, Envelope, encode_envelope
+from edge_agent.buffer.frames import FRAME_HEADER_SIZE, Envelope, envelope_head
 from edge_agent.buffer.hot import HotFrames
 from edge_agent.buffer.instruments import BufferInstruments
 from edge_agent.buffer.replay import ReplayPlanner
@@ -58,6 +69,9 @@ ACK_INTERVAL = 0.25
 ACK_MAX_DELAY = 30.0
 ACK_MAX_PENDING = 16
 ACK_LOG_MAX = 64 * 1024  # past this the log is folded into a state write
+# commits under way at once: one compressing while the previous one writes and fsyncs; more
+# would only add threads competing for the same cores (docs/performance.md, "Disk buffer")
+_MAX_FLIGHTS = 2
 
 
 @dataclass
@@ -66,6 +80,18 @@ class Waiter:
 
     event: trio.Event = field(default_factory=trio.Event)
     outcome: str = "pending"  # committed | refused | failed
+
+
+@dataclass(eq=False)
+class _Flight:
+    """One group commit under way: compressing, waiting for the previous one, or writing."""
+
+    number: int
+    batches: list[OpenBatch]
+    previous: _Flight | None  # written before this one
+    preparing: bool = True
+    abandoned: bool = False  # an earlier commit put data back: these batches went back behind it
+    done: trio.Event = field(default_factory=trio.Event)
 
 
 @dataclass
@@ -110,6 +136,10 @@ class Committer:
         self._last_state_write = float("-inf")
         self._last_fsync = float("-inf")
         self._watch_gauges()
+        self._flights: dict[int, _Flight] = {}  # commits under way, by number (taken in that order)
+        self._next_flight = 0
+        self._last_flight: _Flight | None = None
+        self._house_deferred: float | None = None  # housekeeping waits for a commit's write since
 
     # -- writers -----------------------------------------------------------
 
@@ -121,9 +151,10 @@ class Committer:
 
     def add(self, fragment: Fragment) -> int:
         """Add to the open batches (the caller checked :meth:`admits`); returns the batch id."""
-        was_empty = self.s.open.due_at() is None
-        batch_id = self.s.open.add(fragment, trio.current_time())
-        if was_empty or self.s.open.is_full():
+        batches = self.s.open
+        was_empty = batches.is_empty()
+        batch_id = batches.add(fragment, trio.current_time())
+        if was_empty or batches.is_full():
             self._wake.set()
         return batch_id
 
@@ -150,21 +181,46 @@ class Committer:
     # -- committing --------------------------------------------------------
 
     async def run(self) -> None:
-        """Commit and keep house until cancelled."""
-        while True:
-            wake = self._wake = trio.Event()
-            with trio.move_on_at(self._next_deadline()):
-                await wake.wait()
-            now = trio.current_time()
-            if self._commit_due(now):
-                await self.commit()
-            await self.housekeeping(now)
+        """Commit and keep house until cancelled.
+
+        A commit due by size (writers filled ``commit_bytes``) is started as its own task,
+        so the next one can compress while it is still writing; at most ``_MAX_FLIGHTS``
+        are under way, and only one of them compresses at a time.
+        """
+        async with trio.open_nursery() as nursery:
+            while True:
+                wake = self._wake = trio.Event()
+                with trio.move_on_at(self._next_deadline()):
+                    await wake.wait()
+                now = trio.current_time()
+                if self._commit_due(now) and self._can_start():
+                    if self.s.open.is_full():
+                        # writers outrun the interval: let the next commit compress meanwhile
+                        nursery.start_soon(self._finish, self._begin(force=False))
+                    else:
+                        # one commit per interval: nothing to overlap, and committing inline keeps
+                        # the order of events (and simulations on a virtual clock) reproducible
+                        await self._finish(self._begin(force=False))
+                if self._io_lock.locked() and self._flights:
+                    # a commit is writing: waiting for it here would keep the next commit from
+                    # starting to compress; its end wakes us (after ACK_INTERVAL, wait anyway)
+                    if self._house_deferred is None:
+                        self._house_deferred = now
+                    if now - self._house_deferred < ACK_INTERVAL:
+                        continue
+                self._house_deferred = None
+                await self.housekeeping(now)
+
+    def _can_start(self) -> bool:
+        return len(self._flights) < _MAX_FLIGHTS and not any(f.preparing for f in self._flights.values())
 
     def _next_deadline(self) -> float:
         deadlines = [float("inf")]
         due = self._due()
-        if due is not None:
+        if due is not None and self._can_start():  # else a commit leaving compression wakes us
             deadlines.append(max(due, self.blocked_until or due))
+        if self._house_deferred is not None:  # until the writing commit ends (it wakes us)
+            return min(*deadlines, self._house_deferred + ACK_INTERVAL)
         if self._state_dirty:
             deadlines.append(self._last_state_write + self.config.state_interval)
         if self._acks:
@@ -190,42 +246,75 @@ class Committer:
         return self.s.open.is_full() or now >= due
 
     async def commit(self, *, force: bool = False) -> None:
-        """Write every open batch as one group commit (shielded: it completes once started)."""
+        """Write the open batches as one group commit, after every commit started before it
+        (shielded: it completes once started). ``force`` takes everything, and retries
+        data held back by the ``block`` policy at once."""
         if not self.enabled:
             return
         with trio.CancelScope(shield=True):
-            async with self._io_lock:
-                if force:
-                    self.blocked_until = None
-                # half the memory bound per commit, so writers can fill the other half meanwhile
-                limit = None if force else max(self.config.commit_bytes, self.config.max_memory_bytes // 2)
-                batches = self.s.open.take(limit)
-                self._durable_due = None
-                if batches:
-                    prepared = await self._prepare_all(batches)
-                    plan = plan_commit(
-                        self.s.table,
-                        prepared,
-                        segment_bytes=self.config.effective_segment_bytes,
-                        limit=self._disk_limit(),
-                        policy=self.config.when_full,
-                        next_seq=self.next_seq,
-                        new_header=self._new_header,
-                    )
-                    fsync = self.config.fsync == "always"
-                    state = self._state_without(plan.victims) if plan.victims else None
-                    since = self._acks_since
-                    acks = self._take_acks() if state is None else []
-                    logged = encode_acks(acks) if acks else None
-                    result = await trio.to_thread.run_sync(
-                        lambda: self.s.store.execute(plan, fsync=fsync, state=state, acks=logged)
-                    )
-                    if logged is not None:
-                        if result.acks_logged:
-                            self._acks_logged(len(logged))
-                        else:
-                            self._acks, self._acks_since = acks + self._acks, since
-                    self._apply(plan, result, batches)
+            await self._finish(self._begin(force=force))
+
+    def _begin(self, *, force: bool) -> _Flight:
+        """Take the open batches for a commit (synchronously, so the run loop never takes twice)."""
+        if force:
+            self.blocked_until = None
+        # half the memory bound per commit, so writers can fill the other half while one is written
+        limit = None if force else max(self.config.commit_bytes, self.config.max_memory_bytes // 2)
+        batches = self.s.open.take(limit)
+        if self._durable_due is not None and not (self._waiters.keys() & self.s.open.open_ids()):
+            self._durable_due = None  # every durable writer's data is on its way
+        flight = _Flight(self._next_flight, batches, self._last_flight)
+        self._next_flight += 1
+        self._flights[flight.number] = flight
+        self._last_flight = flight
+        return flight
+
+    async def _finish(self, flight: _Flight) -> None:
+        """Compress a flight's batches (overlapping the previous flight's write), then plan, write
+        and account it once every earlier flight is done, in the order they were taken."""
+        with trio.CancelScope(shield=True):
+            try:
+                prepared = await self._prepare_all(flight.batches) if flight.batches else []
+                flight.preparing = False
+                self._wake.set()  # the run loop may start compressing the next commit
+                if flight.previous is not None:
+                    await flight.previous.done.wait()
+                    flight.previous = None
+                if flight.batches and not flight.abandoned:
+                    async with self._io_lock:
+                        await self._write(flight, prepared)
+            finally:
+                flight.preparing = False
+                del self._flights[flight.number]
+                if self._last_flight is flight:
+                    self._last_flight = None
+                flight.done.set()
+                self._wake.set()
+
+    async def _write(self, flight: _Flight, prepared: list[Prepared]) -> None:
+        plan = plan_commit(
+            self.s.table,
+            prepared,
+            segment_bytes=self.config.effective_segment_bytes,
+            limit=self._disk_limit(),
+            policy=self.config.when_full,
+            next_seq=self.next_seq,
+            new_header=self._new_header,
+        )
+        fsync = self.config.fsync == "always"
+        state = self._state_without(plan.victims) if plan.victims else None
+        since = self._acks_since
+        acks = self._take_acks() if state is None else []
+        logged = encode_acks(acks) if acks else None
+        result = await trio.to_thread.run_sync(
+            lambda: self.s.store.execute(plan, fsync=fsync, state=state, acks=logged)
+        )
+        if logged is not None:
+            if result.acks_logged:
+                self._acks_logged(len(logged))
+            else:
+                self._acks, self._acks_since = acks + self._acks, since
+        self._apply(plan, result, flight)
 
     async def _prepare_all(self, chunks: list[OpenBatch]) -> list[Prepared]:
         """Compress the chunks in parallel worker threads (zlib and zstd release the GIL)."""
@@ -252,24 +341,23 @@ class Committer:
         return [r for r in results if r is not None]
 
     def _prepare(self, batches: list[OpenBatch]) -> list[Prepared]:
-        """Compress each chunk once and encode its envelope (worker thread)."""
+        """Compress each chunk once, encode its envelope and checksum it (worker thread; zlib
+        and zstd release the GIL while they work, so writers keep appending meanwhile)."""
         overhead = FRAME_HEADER_SIZE + (OVERHEAD if self.s.store.sealer is not None else 0)
+        codec = self._codec
         out = []
         for batch in batches:
             payload = batch.payload()
+            data = codecs.compress(codec, payload, self._level)
             signal, priority = batch.stream
-            envelope = Envelope(
-                signal,
-                priority,
-                batch.records,
-                batch.first_ns,
-                batch.last_ns,
-                self._codec,
-                len(payload),
-                codecs.compress(self._codec, payload, self._level),
+            head = envelope_head(
+                signal, priority, batch.records, batch.first_ns, batch.last_ns, codec, len(payload), len(data)
             )
-            body = encode_envelope(envelope)
-            out.append(Prepared(batch, body, overhead + len(body), envelope))
+            crc = zlib.crc32(data, zlib.crc32(head))
+            envelope = Envelope(
+                signal, priority, batch.records, batch.first_ns, batch.last_ns, codec, len(payload), data
+            )
+            out.append(Prepared(batch, head, overhead + len(head) + len(data), data, crc, envelope))
         return out
 
     def _new_header(self, seq: int, stream: StreamKey) -> SegmentHeader:
@@ -293,7 +381,8 @@ class Committer:
         # room for the state file, its temporary copy while it is replaced, and the ack log
         return self.config.max_disk_bytes - 2 * self._state_size - ACK_LOG_MAX - 8192
 
-    def _apply(self, plan: CommitPlan, result: CommitResult, batches: list[OpenBatch]) -> None:
+    def _apply(self, plan: CommitPlan, result: CommitResult, flight: _Flight) -> None:
+        batches = flight.batches
         now = trio.current_time()
         for seq in result.deleted:
             self._evict(seq)
@@ -310,12 +399,20 @@ class Committer:
         written = [a.prepared.batch for a in plan.appends[: result.appended]]
         unwritten = [a.prepared.batch for a in plan.appends[result.appended :]]
         retry = sorted(unwritten + [p.batch for p in plan.deferred], key=batches.index)
+        if retry:
+            # commits taken after this one must not overtake the data put back: they go back
+            # too, behind it (their compression is wasted; this only happens when the disk
+            # is full or failing)
+            for later in sorted(self._flights.values(), key=lambda f: f.number):
+                if later.number > flight.number and not later.abandoned:
+                    later.abandoned = True
+                    retry += later.batches
         refused = [p.batch for p in plan.refused]
         for batch in refused:
             self.s.drops.record(batch.stream[0], "disk_budget", batch.records, "no room for new data")
         # under fsync = always a failed commit was not fsynced: its writers must not be told "safe"
         safe = result.error is None or self.config.fsync != "always"
-        self._resolve(written, refused, retry, "committed" if safe else "failed")
+        self._resolve(flight, written, refused, retry, "committed" if safe else "failed")
         self.s.open.done([b for b in batches if b not in retry])
         for absorbed, into in self.s.open.put_back(retry).items():
             self._merge_waiters(absorbed, into)
@@ -331,11 +428,18 @@ class Committer:
             self._notify_data()
 
     def _resolve(
-        self, written: list[OpenBatch], refused: list[OpenBatch], retry: list[OpenBatch], outcome: str
+        self,
+        flight: _Flight,
+        written: list[OpenBatch],
+        refused: list[OpenBatch],
+        retry: list[OpenBatch],
+        outcome: str,
     ) -> None:
         """Wake the writers of batches settled by this commit. A batch whose chunks are partly
         retried stays pending; one with a refused chunk was (partly) dropped."""
         pending = {b.id for b in retry} | self.s.open.open_ids()  # chunks still to be written
+        # and chunks of the same batches in later commits
+        pending.update(b.id for f in self._flights.values() if f.number > flight.number for b in f.batches)
         outcomes = {b.id: outcome for b in written}
         outcomes.update({b.id: "refused" for b in refused})
         for batch_id, result in outcomes.items():

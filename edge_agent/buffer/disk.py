@@ -39,6 +39,7 @@ from edge_agent.otlp.fragment import Fragment
 log = logging.getLogger("edge_agent.buffer")
 
 _SHUTDOWN_GRACE = 10.0  # bound on the final commit when the buffer is cancelled
+_YIELD_BYTES = 64 * 1024  # appends between two schedule points of a writer that never waits
 
 
 class DiskBuffer:
@@ -93,6 +94,7 @@ class DiskBuffer:
         )
         self._committer = Committer(self._s, notify_data=self._reader.notify_data)
         self.report: RecoveryReport | None = None
+        self._unyielded = 0  # bytes appended since append() last yielded to the scheduler
 
     def _settled(self, settled: list[Settlement], done: list[Segment]) -> None:
         # the reader exists before the committer; forward acks to it
@@ -163,8 +165,25 @@ class DiskBuffer:
     async def append(self, fragment: Fragment, *, durable: bool = False) -> None:
         committer = self._committer
         size = len(fragment.payload)
+        if durable or not committer.admits(size):
+            await self._append_slow(fragment, size, durable)
+            return
+        committer.add(fragment)
+        # A full schedule point costs ~3.5 us, as much as the rest of this call: a writer
+        # appending in a tight loop yields once per _YIELD_BYTES (so the committer and every
+        # other task still run within a fraction of a millisecond), and is cancellable always.
+        self._unyielded += size
+        if self._unyielded >= _YIELD_BYTES:
+            self._unyielded = 0
+            await trio.lowlevel.checkpoint()
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
+
+    async def _append_slow(self, fragment: Fragment, size: int, durable: bool) -> None:
+        """Wait (boundedly) for room, and with ``durable`` for the commit of the data."""
+        committer = self._committer
         deadline = trio.current_time() + self.config.block_timeout
-        if not committer.admits(size):  # the common case needs no cancel scope
+        if not committer.admits(size):
             with trio.move_on_at(deadline):
                 while not committer.admits(size):
                     await committer.wait_for_space()
@@ -172,6 +191,7 @@ class DiskBuffer:
                 raise BufferFullError(committer.full_reason(size), retry_after=committer.retry_after())
         batch_id = committer.add(fragment)
         if not durable:
+            self._unyielded = 0
             await trio.lowlevel.checkpoint()
             return
         waiter = committer.waiter(batch_id)

@@ -110,6 +110,65 @@ def encode_envelope(env: Envelope) -> bytes:
     )
 
 
+def envelope_head(
+    signal: Signal,
+    priority: Priority,
+    records: int,
+    first_ns: int,
+    last_ns: int,
+    codec: str,
+    raw_size: int,
+    payload_length: int,
+) -> bytes:
+    """The envelope up to its payload: ``envelope_head(...) + payload`` is byte for byte
+    :func:`encode_envelope` of the same values.
+
+    The committer writes head and payload side by side (``writev``) instead of
+    copying a compressed frame into a CBOR encoder's output and that into a frame.
+    """
+    if codec not in CODECS or min(records, first_ns, last_ns, raw_size, payload_length) < 0:
+        raise EnvelopeError("invalid envelope values")
+    return b"".join(
+        (
+            _ENVELOPE_START,
+            _cbor_head(0, SIGNAL_INDEX[signal]),
+            b"\x61p",
+            _cbor_head(0, int(priority)),
+            b"\x61n",
+            _cbor_head(0, records),
+            b"\x62t0",
+            _cbor_head(0, first_ns),
+            b"\x62t1",
+            _cbor_head(0, last_ns),
+            b"\x61c",
+            _cbor_head(3, len(codec)),
+            codec.encode(),
+            b"\x61r",
+            _cbor_head(0, raw_size),
+            b"\x61d",
+            _cbor_head(2, payload_length),
+        )
+    )
+
+
+# map of 9 pairs, "v": 1, "s":
+_ENVELOPE_START = b"\xa9\x61v" + bytes([ENVELOPE_VERSION]) + b"\x61s"
+
+
+def _cbor_head(major: int, value: int) -> bytes:
+    """A CBOR item head in its shortest form (as cbor2 writes it)."""
+    kind = major << 5
+    if value < 24:
+        return bytes((kind | value,))
+    if value < 0x100:
+        return bytes((kind | 24, value))
+    if value < 0x10000:
+        return bytes((kind | 25,)) + value.to_bytes(2, "big")
+    if value < 0x100000000:
+        return bytes((kind | 26,)) + value.to_bytes(4, "big")
+    return bytes((kind | 27,)) + value.to_bytes(8, "big")
+
+
 def decode_envelope(body: bytes) -> Envelope:
     """Decode an envelope; raise :class:`EnvelopeError` for anything we did not write."""
     try:
@@ -158,9 +217,16 @@ def frame_from_body(
     if sealer is not None:
         body = sealer.seal(body, aad)
         flags |= FLAG_ENCRYPTED
+    return frame_head(len(body), zlib.crc32(body), signal, priority, records, flags) + body
+
+
+def frame_head(
+    body_length: int, body_crc: int, signal: Signal, priority: Priority, records: int, flags: int = 0
+) -> bytes:
+    """The 24-byte frame header for a body of ``body_length`` bytes whose CRC32 is ``body_crc``."""
     stream = SIGNAL_INDEX[signal] << 4 | int(priority)
-    head = FRAME_HEADER.pack(FRAME_MAGIC, flags, stream, 0, len(body), records, zlib.crc32(body), 0)
-    return head[:20] + struct.pack("<I", zlib.crc32(head[:20])) + body
+    head = FRAME_HEADER.pack(FRAME_MAGIC, flags, stream, 0, body_length, records, body_crc, 0)
+    return head[:20] + struct.pack("<I", zlib.crc32(head[:20]))
 
 
 def parse_frame_header(data: bytes | bytearray | memoryview) -> FrameHeader | None:

@@ -22,10 +22,11 @@ import fcntl
 import logging
 import os
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_agent.buffer.commit import CommitPlan, CommitResult
+from edge_agent.buffer.commit import Append, CommitPlan, CommitResult
 from edge_agent.buffer.crypto import AesGcmSealer
 from edge_agent.buffer.cursor import (
     CursorState,
@@ -35,7 +36,7 @@ from edge_agent.buffer.cursor import (
     decode_acks,
     decode_state,
 )
-from edge_agent.buffer.frames import frame_from_body
+from edge_agent.buffer.frames import frame_from_body, frame_head
 from edge_agent.buffer.recovery import RecoveryReport, SegmentRebuilder, trusted_segment
 from edge_agent.buffer.scan import Damage, FrameScanner, NeedData, ScannedFrame
 from edge_agent.buffer.segments import (
@@ -245,15 +246,13 @@ class SegmentStore:
                 self._create(header)
                 result.created.append(header.seq)
             for append in plan.appends:
-                p = append.prepared
-                frame = frame_from_body(
-                    p.body, *p.batch.stream, p.batch.records, self.sealer, append.header.aad
-                )
-                assert len(frame) == p.frame_length, "frame length differs from the plan"
-                _write_all(self._write_fds[append.header.seq], frame)
+                parts = self._frame_parts(append)
+                length = sum(map(len, parts))
+                assert length == append.prepared.frame_length, "frame length differs from the plan"
+                _write_all(self._write_fds[append.header.seq], parts)
                 touched.add(append.header.seq)
                 result.appended += 1
-                result.written_bytes += len(frame)
+                result.written_bytes += length
             if fsync:
                 result.fsync_seconds = self._fsync(touched, directory=bool(plan.creates))
             else:
@@ -265,11 +264,25 @@ class SegmentStore:
             self._unsynced |= touched  # synced (or at least retried) by the next fsync
         return result
 
+    def _frame_parts(self, append: Append) -> list[bytes]:
+        """The frame as buffers to write side by side: header, envelope head, compressed payload."""
+        p = append.prepared
+        signal, priority = p.batch.stream
+        if self.sealer is not None:
+            return [
+                frame_from_body(
+                    p.body + p.tail, signal, priority, p.batch.records, self.sealer, append.header.aad
+                )
+            ]
+        crc = p.body_crc if p.body_crc is not None else zlib.crc32(p.tail, zlib.crc32(p.body))
+        head = frame_head(len(p.body) + len(p.tail), crc, signal, priority, p.batch.records)
+        return [head, p.body, p.tail] if p.tail else [head, p.body]
+
     def _create(self, header: SegmentHeader) -> None:
         path = self.path(header.seq, header)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         self._write_fds[header.seq] = fd
-        _write_all(fd, header.encode())
+        _write_all(fd, [header.encode()])
 
     def _remove(self, seq: int) -> None:
         self._close_writer(seq)
@@ -319,7 +332,7 @@ class SegmentStore:
         """Log acknowledgements: appended, not fsynced (losing them only means resending)."""
         if self._ack_fd is None:
             self._ack_fd = os.open(self.directory / ACK_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        _write_all(self._ack_fd, data)
+        _write_all(self._ack_fd, [data])
 
     # -- reading -----------------------------------------------------------
 
@@ -370,13 +383,18 @@ class SegmentStore:
             self._lock_fd = None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Write every byte of ``parts``, in order (``writev``: no copy to join them first)."""
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        written = os.writev(fd, views)
         if written == 0:
             raise OSError(errno.EIO, "write returned 0")
-        view = view[written:]
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
 
 
 def load_state(directory: Path, report: RecoveryReport) -> CursorState | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from edge_agent.buffer.batching import OpenBatches
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 
@@ -73,3 +76,40 @@ def test_a_large_batch_is_committed_as_frames_of_commit_bytes() -> None:
     assert b"".join(c.payload() for c in chunks) == b"".join(bytes([i]) * 300 for i in range(25))
     assert [(c.first_ns, c.last_ns) for c in chunks[:2]] == [(1, 3), (4, 6)]
     assert ob.memory_bytes == 7500
+
+
+def _greedy_split(sizes: list[int], limit: int) -> list[list[int]]:
+    """The split rule stated plainly: a fragment starts a new chunk when the current one holds
+    bytes and the fragment would take it past the limit."""
+    chunks: list[list[int]] = []
+    for size in sizes:
+        if not chunks or (sum(chunks[-1]) and sum(chunks[-1]) + size > limit):
+            chunks.append([])
+        chunks[-1].append(size)
+    return chunks
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=3000), max_size=60), st.integers(min_value=1, max_value=2000)
+)
+def test_split_matches_the_greedy_rule(sizes: list[int], limit: int) -> None:
+    """take() splits like adding fragments one by one would (also with empty and oversized fragments),
+    and every chunk's records and time bounds are those of its fragments."""
+    ob = OpenBatches(max_bytes=10**9, commit_bytes=limit, commit_interval=1.0)
+    for i, size in enumerate(sizes):
+        ob.add(
+            Fragment(Signal.LOGS, bytes(size), i % 3, i % 5 and 100 + i, i % 5 and 200 + i, Priority.NORMAL),
+            0.0,
+        )
+    chunks = ob.take()
+    expected = _greedy_split(sizes, limit) if sizes else []
+    assert [[len(f.payload) for f in c.fragments] for c in chunks] == expected
+    assert [c.raw_size for c in chunks] == [sum(c) for c in expected]
+    for chunk in chunks:
+        firsts = [f.first_ns for f in chunk.fragments if f.first_ns]
+        assert chunk.records == sum(f.records for f in chunk.fragments)
+        assert chunk.first_ns == min(firsts, default=0)
+        assert chunk.last_ns == max(
+            [f.last_ns for f in chunk.fragments] + [f.first_ns for f in chunk.fragments]
+        )
+    assert ob.memory_bytes == sum(sizes)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import errno
+import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 import trio.testing
 
+from edge_agent.buffer.commit import CommitPlan, CommitResult
 from edge_agent.buffer.committer import ACK_INTERVAL, ACK_MAX_DELAY, ACK_MAX_PENDING
 from edge_agent.buffer.disk import DiskBuffer
-from edge_agent.buffer.store import STATE_FILE
+from edge_agent.buffer.store import STATE_FILE, SegmentStore
 from edge_agent.errors import BufferFullError, StorageError
 from edge_agent.otlp.fragment import Fragment, Priority, Signal
 from tests.buffer.helpers import (
+    config,
     directory_bytes,
     drain,
     dropped,
@@ -338,3 +343,87 @@ async def test_drop_newest_keeps_old_data_and_counts_the_new(
         kept = sorted(i for b in await drain(buf) for i in record_ids(b))
     assert dropped(inst, "disk_budget") == 200 - len(kept) > 0
     assert kept == list(range(len(kept))), "the oldest data is what stays"
+
+
+async def test_a_writer_appending_in_a_tight_loop_lets_other_tasks_run(
+    tmp_path: Path, io_clock: trio.testing.MockClock
+) -> None:
+    """append() yields to the scheduler at least once per 64 KiB appended and is always cancellable,
+    so a writer that never waits elsewhere cannot starve the committer or anyone else."""
+    ticks = 0
+
+    async def other() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with opened(tmp_path, max_memory_bytes=64 * 1024 * 1024) as buf:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(other)
+            await trio.lowlevel.checkpoint()
+            fragment = incompressible_logs([1], 1000)
+            appends = (1024 * 1024) // len(fragment.payload)
+            before = ticks
+            for _ in range(appends):
+                await buf.append(fragment)
+            # a yield per 64 KiB: 15 in this ~1 MiB, give or take where trio puts the other task in a batch
+            assert ticks - before >= 13
+            nursery.cancel_scope.cancel()
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            with pytest.raises(trio.Cancelled):
+                await buf.append(fragment)
+
+
+class _SlowFailingStore(SegmentStore):
+    """Writes slowly (so the next commit compresses meanwhile) and fails one commit."""
+
+    def __init__(self, directory: Path, fail_call: int) -> None:
+        super().__init__(directory)
+        self.calls = 0
+        self.fail_call = fail_call
+        self.flights_at_failure = 0
+        self.committer: Any = None
+
+    def execute(
+        self, plan: CommitPlan, *, fsync: bool, state: bytes | None = None, acks: bytes | None = None
+    ) -> CommitResult:
+        self.calls += 1
+        time.sleep(0.01)
+        if self.calls == self.fail_call:
+            deadline = time.monotonic() + 5.0
+            while len(self.committer._flights) < 2 and time.monotonic() < deadline:
+                time.sleep(0.001)  # until the writer's next commit is under way
+            self.flights_at_failure = len(self.committer._flights)
+            return CommitResult(error=OSError(errno.EIO, "injected"))
+        return super().execute(plan, fsync=fsync, state=state, acks=acks)
+
+
+async def test_overlapping_commits_keep_stream_order_through_a_failed_write(tmp_path: Path) -> None:
+    """While one commit writes, the next compresses; when a write fails, the commit taken after it
+    goes back behind the failed data, and everything reaches the disk once, oldest first."""
+    inst = instruments()
+    buf = DiskBuffer(
+        config(commit_bytes=64 * 1024, max_memory_bytes=512 * 1024, commit_interval=0.2, replay="fifo"),
+        tmp_path,
+        inst,
+    )
+    store = _SlowFailingStore(tmp_path, fail_call=3)
+    store.committer = buf._committer
+    buf._s.store = store
+    buf._reader._store = store
+    ids = 0
+    async with trio.open_nursery() as nursery:
+        await nursery.start(buf.run)
+        for _ in range(120):
+            await buf.append(incompressible_logs(range(ids, ids + 5), 8000))
+            ids += 5
+        await buf.append(incompressible_logs(range(ids, ids + 5), 8000), durable=True)
+        ids += 5
+        await buf.flush()
+        assert store.flights_at_failure == 2, "the failed write had a later commit under way"
+        received = [i for batch in await drain(buf) for i in record_ids(batch)]
+        nursery.cancel_scope.cancel()
+    assert received == list(range(ids))
+    assert inst.dropped.total() == 0

@@ -16,6 +16,8 @@ from edge_agent.buffer.frames import (
     decode_envelope,
     encode_envelope,
     encode_frame,
+    envelope_head,
+    frame_head,
     open_body,
     parse_frame_header,
 )
@@ -112,3 +114,23 @@ def test_sealed_frames_need_the_sealer_and_their_aad() -> None:
         open_body(header, body)
     with pytest.raises(EnvelopeError, match="decrypt"):
         open_body(header, body, sealer=_XorSealer(), aad=b"seg-2")
+
+
+@given(envelopes)
+def test_envelope_head_plus_payload_is_the_encoded_envelope(env: Envelope) -> None:
+    """The committer writes head and payload side by side: together they are exactly the CBOR envelope."""
+    head = envelope_head(
+        env.signal,
+        env.priority,
+        env.records,
+        env.first_ns,
+        env.last_ns,
+        env.codec,
+        env.raw_size,
+        len(env.payload),
+    )
+    assert head + env.payload == encode_envelope(env)
+    body = head + env.payload
+    assert frame_head(
+        len(body), zlib.crc32(body), env.signal, env.priority, env.records
+    ) + body == encode_frame(env)

@@ -1,6 +1,7 @@
 """Disk buffer benchmarks: throughput against a raw write, write amplification, CPU, replay.
 
     python tools/bench/buffer_throughput.py [--mb 48] [--rounds 3] [--dir /var/tmp]
+                                            [--sd-mb 16] [--sd-rounds 2] [--only page-cache|sd]
 
 Everything is measured in the same run, against baselines measured in the
 same run (two noisy shared cores: compare ratios, not absolute numbers).
@@ -16,6 +17,11 @@ same run (two noisy shared cores: compare ratios, not absolute numbers).
 3. CPU seconds per MB accepted (process CPU time, all threads).
 4. Replay: a backlog on disk read back into batches (reader only), and sent
    by the real exporter to a counting OTLP sink in another process.
+5. Throughput on SD-card-class storage (root only, else skipped with the
+   reason): the buffer and the raw baseline of 1. on an ext4 file system on a
+   loop device whose writes the root blkio cgroup throttles to a Class 10 /
+   A1 card's figures (see :class:`SdCard`). On a device the flash, not the
+   CPU, is the limit; this is the comparison that matters there.
 """
 
 from __future__ import annotations
@@ -200,15 +206,28 @@ def raw_run(path: Path, fragments: list[Fragment], total: int, commits: int, fsy
 
 
 def throughput(
-    root: Path, name: str, fragments: list[Fragment], total: int, rounds: int, **cfg: Any
+    root: Path,
+    name: str,
+    fragments: list[Fragment],
+    total: int,
+    rounds: int,
+    *,
+    settle: bool = False,
+    **cfg: Any,
 ) -> list[str]:
+    """Best of ``rounds`` for the buffer and for the raw baseline, alternating. ``settle``: sync
+    between runs, so data one run left for writeback does not slow the next (slow devices)."""
     config = BufferConfig(**cfg)
     best_buf: dict[str, float] | None = None
     best_raw = float("inf")
     for r in range(rounds):
         directory = root / f"tp-{name}-{r}"
+        if settle:
+            os.sync()
         result = trio.run(buffer_run, directory, fragments, total, config)
         shutil.rmtree(directory)
+        if settle:
+            os.sync()
         fsync_every = (
             1
             if config.fsync == "always"
@@ -230,6 +249,177 @@ def throughput(
         f"{best_buf['written'] / best_buf['bytes']:.3f}",
         f"{best_buf['commits']:.0f}",
     ]
+
+
+# -- 5: SD-card-class storage ------------------------------------------------------------
+
+
+class SdUnavailable(Exception):
+    """Why the SD-class measurement cannot run here (printed, and the section is skipped)."""
+
+
+class SdCard:
+    """An ext4 file system on a loop device throttled like a Class 10 / A1 microSD card.
+
+    Figures (SD Association, Physical Layer Specification 5.1 and its public summaries:
+    Speed Class 10 and Application Performance Class A1): at least 10 MB/s sustained
+    sequential write, and (A1) 500 random 4 KiB write IOPS. Cheap cards do about that; we
+    model the floor the logo promises, not a fast card. The throttle is set on the root
+    blkio cgroup (v1) for the loop device, so it applies to every write bio that reaches
+    the device, including the kernel's writeback of buffered data and what fsync forces
+    out (checked by :meth:`check`: a buffered write + fsync runs at the throttled rate).
+    The loop device uses direct I/O on its backing file, so no second page cache hides
+    the throttle.
+
+    A device-mapper ``delay`` target would add a fixed latency to every flush (SD cards
+    take milliseconds per cache flush); when the kernel has no device-mapper the flush
+    cost comes from the IOPS limit alone (each fsync of a small commit is a data write
+    plus ext4 journal writes), which is said in the output.
+
+    Everything set up is undone in :meth:`close` (throttle rules, mount, loop device,
+    image file), each step bounded in time, also after an error.
+    """
+
+    WRITE_BPS = 10_000_000  # Class 10 / A1: 10 MB/s sustained sequential write
+    WRITE_IOPS = 500  # A1: 500 random write IOPS
+    IMAGE_BYTES = 1024**3  # sparse
+    TIMEOUT = 60.0  # per setup or teardown command
+    CGROUP = Path("/sys/fs/cgroup/blkio")
+
+    def __init__(self, parent: Path) -> None:
+        self.parent = parent
+        self.image: Path | None = None
+        self.device: str | None = None
+        self.mount: Path | None = None
+        self.mounted = False
+        self.rules: list[Path] = []
+        self.notes: list[str] = []
+        self._key = ""  # major:minor of the loop device
+
+    def open(self) -> Path:
+        if os.geteuid() != 0:
+            raise SdUnavailable("needs root (loop device, mount, blkio throttle)")
+        for tool in ("losetup", "mkfs.ext4", "mount", "umount"):
+            if shutil.which(tool) is None:
+                raise SdUnavailable(f"{tool} is not installed")
+        rule_files = [
+            self.CGROUP / "blkio.throttle.write_bps_device",
+            self.CGROUP / "blkio.throttle.write_iops_device",
+        ]
+        if not all(f.exists() for f in rule_files):
+            raise SdUnavailable(f"no cgroup v1 blkio throttling at {self.CGROUP}")
+        if not Path("/dev/loop-control").exists():
+            raise SdUnavailable("no loop device support (/dev/loop-control)")
+        try:
+            with open("/dev/mapper/control", "rb"):
+                pass
+            self.notes.append("device-mapper is present, but only the blkio throttle is used")
+        except OSError as exc:
+            self.notes.append(
+                f"no dm-delay: device-mapper is unavailable (/dev/mapper/control: {exc.strerror}); "
+                "flush latency comes from the IOPS limit alone"
+            )
+        fd, name = tempfile.mkstemp(prefix="edge-buffer-sd-", suffix=".img", dir=self.parent)
+        os.close(fd)
+        self.image = Path(name)
+        os.truncate(self.image, self.IMAGE_BYTES)
+        self.device = self._run("losetup", "--find", "--show", "--direct-io=on", str(self.image)).strip()
+        self._run("mkfs.ext4", "-q", "-F", self.device)
+        self.mount = Path(tempfile.mkdtemp(prefix="edge-buffer-sd-mnt-", dir=self.parent))
+        self._run("mount", self.device, str(self.mount))
+        self.mounted = True
+        rdev = os.stat(self.device).st_rdev
+        self._key = f"{os.major(rdev)}:{os.minor(rdev)}"
+        for rule, value in zip(rule_files, (self.WRITE_BPS, self.WRITE_IOPS), strict=True):
+            self.rules.append(rule)
+            rule.write_text(f"{self._key} {value}\n")
+        return self.mount
+
+    def check(self, size: int = 16_000_000) -> float:
+        """MB/s of a buffered sequential write + fsync on the mount: must match the throttle."""
+        assert self.mount is not None
+        path = self.mount / "check.bin"
+        data = os.urandom(1 << 20)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            t0 = time.perf_counter()
+            for _ in range(size // len(data)):
+                os.write(fd, data)
+            os.fsync(fd)
+            seconds = time.perf_counter() - t0
+        finally:
+            os.close(fd)
+            path.unlink()
+        return (size // len(data)) * len(data) / 1e6 / seconds
+
+    def close(self) -> None:
+        errors: list[str] = []
+        for rule in self.rules:  # first: the writeback at unmount then runs at full speed
+            try:
+                rule.write_text(f"{self._key} 0\n")
+            except OSError as exc:
+                errors.append(f"removing the rule in {rule}: {exc}")
+        if self.mounted and self.mount is not None:
+            try:
+                self._run("umount", str(self.mount))
+            except SdUnavailable:
+                try:
+                    self._run("umount", "-l", str(self.mount))
+                except SdUnavailable as exc:
+                    errors.append(f"umount {self.mount}: {exc}")
+        if self.device:
+            try:
+                self._run("losetup", "-d", self.device)
+            except SdUnavailable as exc:
+                errors.append(f"losetup -d {self.device}: {exc}")
+        if self.mount is not None:
+            try:
+                self.mount.rmdir()
+            except OSError as exc:
+                errors.append(f"rmdir {self.mount}: {exc}")
+        if self.image is not None:
+            self.image.unlink(missing_ok=True)
+        if errors:
+            print("SD-class teardown problems (clean up by hand): " + "; ".join(errors), file=sys.stderr)
+
+    def _run(self, *argv: str) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            raise SdUnavailable(f"{' '.join(argv)} did not finish within {self.TIMEOUT:g}s") from None
+        if done.returncode != 0:
+            raise SdUnavailable(f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
+        return done.stdout
+
+
+def sd_class(
+    parent: Path, runs: list[tuple[str, list[Fragment], dict[str, Any]]], total: int, rounds: int
+) -> list[list[str]] | None:
+    """The throughput rows again on an SD-class mount, or None (after saying why) when unavailable."""
+    card = SdCard(parent)
+    try:
+        try:
+            mount = card.open()
+        except SdUnavailable as exc:
+            print(f"SD-class measurement skipped: {exc}")
+            return None
+        for note in card.notes:
+            print(f"SD-class: {note}")
+        measured = card.check()
+        print(
+            f"SD-class: throttle {card.WRITE_BPS / 1e6:g} MB/s, {card.WRITE_IOPS} write IOPS on {card.device}; "
+            f"buffered write + fsync measured {measured:.1f} MB/s"
+        )
+        if not 0.5 * card.WRITE_BPS / 1e6 <= measured <= 1.2 * card.WRITE_BPS / 1e6:
+            print("SD-class measurement skipped: the throttle does not govern buffered writes + fsync here")
+            return None
+        rows = []
+        for name, frags, cfg in runs:
+            rows.append(throughput(mount, name, frags, total, rounds, settle=True, **cfg))
+            print(rows[-1], flush=True)
+        return rows
+    finally:
+        card.close()
 
 
 # -- 2: write amplification at a realistic rate ------------------------------------------
@@ -386,6 +576,12 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=48, help="OTLP megabytes per throughput run")
     parser.add_argument("--rounds", type=int, default=3, help="best of N for throughput")
     parser.add_argument("--dir", default=None, help="where to write (default: a temporary directory)")
+    parser.add_argument("--sd-mb", type=int, default=16, help="OTLP megabytes per SD-class run (10 MB/s)")
+    parser.add_argument("--sd-rounds", type=int, default=2, help="best of N on SD-class storage")
+    parser.add_argument(
+        "--sd-dir", default="/var/tmp", help="where the SD-class image file and mount point go (root only)"
+    )
+    parser.add_argument("--only", choices=["page-cache", "sd"], help="run only one throughput section")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="edge-buffer-bench-", dir=args.dir))
     total = args.mb * 1_000_000
@@ -401,34 +597,42 @@ def main() -> None:
             f"{metrics[0].records} data points; log line: {sum(map(len, lines)) / len(lines):.0f} chars"
         )
 
-        rows = []
-        for name, frags, cfg in [
+        runs: list[tuple[str, list[Fragment], dict[str, Any]]] = [
             ("hostmetrics, gzip, fsync always", metrics, {"fsync": "always"}),
             ("hostmetrics, gzip, fsync interval", metrics, {"fsync": "interval"}),
             ("hostmetrics, zstd, fsync always", metrics, {"fsync": "always", "compression": "zstd"}),
             ("hostmetrics, none, fsync always", metrics, {"fsync": "always", "compression": "none"}),
             ("logs, gzip, fsync always", logs_big, {"fsync": "always"}),
             ("logs, zstd, fsync always", logs_big, {"fsync": "always", "compression": "zstd"}),
-        ]:
-            rows.append(throughput(root, name, frags, total, args.rounds, **cfg))
-            print(rows[-1], flush=True)
-        print()
-        print(
-            table(
-                [
-                    "run (commit_interval 1 s)",
-                    "buffer MB/s",
-                    "records/s",
-                    "raw MB/s",
-                    "buffer / raw",
-                    "CPU ms per MB",
-                    "disk / OTLP bytes",
-                    "commits",
-                ],
-                rows,
-            )
-        )
-        print()
+        ]
+        header = [
+            "run (commit_interval 1 s)",
+            "buffer MB/s",
+            "records/s",
+            "raw MB/s",
+            "buffer / raw",
+            "CPU ms per MB",
+            "disk / OTLP bytes",
+            "commits",
+        ]
+        if args.only != "sd":
+            print("== page cache (the disk under --dir, or a temporary directory) ==", flush=True)
+            rows = []
+            for name, frags, cfg in runs:
+                rows.append(throughput(root, name, frags, args.mb * 1_000_000, args.rounds, **cfg))
+                print(rows[-1], flush=True)
+            print()
+            print(table(header, rows))
+            print()
+        if args.only != "page-cache":
+            print("== SD-class storage (Class 10 / A1 throttle on a loop device) ==", flush=True)
+            sd_rows = sd_class(Path(args.sd_dir), runs, args.sd_mb * 1_000_000, args.sd_rounds)
+            if sd_rows is not None:
+                print()
+                print(table(header, sd_rows))
+            print()
+        if args.only is not None:
+            return
         wa = [
             amplification(root, "hostmetrics every 10 s, offline", metrics[:360], 10.0, False),
             amplification(root, "hostmetrics every 10 s, online (acked)", metrics[:360], 10.0, True),
