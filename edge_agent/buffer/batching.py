@@ -108,6 +108,8 @@ class OpenBatches:
         self._next_id = 0
         self.open_bytes = 0  # sum of the open batches' raw_size
         self.committing_bytes = 0  # taken for a commit, not yet written (or put back)
+        # and their records: still queued (a drain or a status must not see them vanish meanwhile)
+        self._committing_records: dict[StreamKey, int] = {}
         self._full = False  # an open batch reached commit_bytes
 
     @property
@@ -115,7 +117,8 @@ class OpenBatches:
         return self.open_bytes + self.committing_bytes
 
     def open_records(self) -> list[tuple[StreamKey, int]]:
-        return [(k, b.open_records()) for k, b in self._open.items()]
+        """Records per stream in memory: open, or taken by a commit that has not finished."""
+        return [(k, b.open_records()) for k, b in self._open.items()] + list(self._committing_records.items())
 
     def is_empty(self) -> bool:
         return not self._open
@@ -179,6 +182,8 @@ class OpenBatches:
                 chunk.summarize()
                 taken.append(chunk)
                 size += chunk.raw_size
+                committing = self._committing_records
+                committing[chunk.stream] = committing.get(chunk.stream, 0) + chunk.records
         self.open_bytes -= size
         self.committing_bytes += size
         self._full = any(b.raw_size >= self.commit_bytes for b in self._open.values())
@@ -201,6 +206,13 @@ class OpenBatches:
     def done(self, batches: list[OpenBatch]) -> None:
         """The commit of ``batches`` finished (written or dropped): release their memory."""
         self.committing_bytes -= sum(b.raw_size for b in batches)
+        committing = self._committing_records
+        for b in batches:
+            left = committing[b.stream] - b.records
+            if left:
+                committing[b.stream] = left
+            else:
+                del committing[b.stream]
 
     def put_back(self, batches: list[OpenBatch]) -> dict[int, int]:
         """Batches that could not be written: reopen them ahead of anything added since.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -427,3 +428,39 @@ async def test_overlapping_commits_keep_stream_order_through_a_failed_write(tmp_
         nursery.cancel_scope.cancel()
     assert received == list(range(ids))
     assert inst.dropped.total() == 0
+
+
+class _GatedStore(SegmentStore):
+    """Holds every commit's write until the test opens the gate."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.writing = threading.Event()
+        self.gate = threading.Event()
+
+    def execute(
+        self, plan: CommitPlan, *, fsync: bool, state: bytes | None = None, acks: bytes | None = None
+    ) -> CommitResult:
+        self.writing.set()
+        self.gate.wait(10.0)
+        return super().execute(plan, fsync=fsync, state=state, acks=acks)
+
+
+async def test_records_being_committed_stay_queued(tmp_path: Path) -> None:
+    """Between the moment a commit takes the open batches and the moment they are on disk, their
+    records are still counted as queued: a drain or a status never sees them vanish."""
+    buf = DiskBuffer(config(), tmp_path, instruments())
+    store = _GatedStore(tmp_path)
+    buf._s.store = store
+    buf._reader._store = store
+    async with trio.open_nursery() as nursery:
+        await nursery.start(buf.run)
+        assert buf.offer(log_fragment(range(7)))
+        nursery.start_soon(buf.commit)
+        await trio.to_thread.run_sync(store.writing.wait, 10.0)
+        assert buf.queued_records()["logs"] == 7  # taken by the commit, not yet written
+        store.gate.set()
+        await buf.flush()
+        assert buf.queued_records()["logs"] == 7  # on disk now
+        assert record_ids(await buf.next_batch(max_bytes=1 << 20)) == list(range(7))
+        nursery.cancel_scope.cancel()
