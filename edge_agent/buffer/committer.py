@@ -123,6 +123,7 @@ class Committer:
         self._io_lock = trio.Lock()
         self._last_io_error = float("-inf")
         self._wake = trio.Event()
+        self._wait_scope: trio.CancelScope | None = None  # the run loop's wait, while it waits
         self._space = trio.Event()
         self.progress = trio.Event()
         self.next_seq = 0
@@ -153,10 +154,22 @@ class Committer:
         """Add to the open batches (the caller checked :meth:`admits`); returns the batch id."""
         batches = self.s.open
         was_empty = batches.is_empty()
-        batch_id = batches.add(fragment, trio.current_time())
-        if was_empty or batches.is_full():
+        now = trio.current_time()
+        batch_id = batches.add(fragment, now)
+        if batches.is_full():
             self._wake.set()
+        elif was_empty:
+            self._due_by(now + self.config.commit_interval)
         return batch_id
+
+    def _due_by(self, deadline: float) -> None:
+        """Make the run loop act by ``deadline``. While it waits, moving its deadline is enough;
+        waking it to recompute costs a task switch per scrape and per acknowledgement."""
+        scope = self._wait_scope
+        if scope is None:
+            self._wake.set()
+        elif deadline < scope.deadline:
+            scope.deadline = deadline
 
     def waiter(self, batch_id: int) -> Waiter:
         """Register a durable writer: its commit comes within ``durable_delay``, not ``commit_interval``."""
@@ -190,8 +203,9 @@ class Committer:
         async with trio.open_nursery() as nursery:
             while True:
                 wake = self._wake = trio.Event()
-                with trio.move_on_at(self._next_deadline()):
+                with trio.move_on_at(self._next_deadline()) as self._wait_scope:
                     await wake.wait()
+                self._wait_scope = None
                 now = trio.current_time()
                 if self._commit_due(now) and self._can_start():
                     if self.s.open.is_full():
@@ -485,8 +499,10 @@ class Committer:
                 if not self._acks:
                     self._acks_since = trio.current_time()
                 self._acks.append((seq, segment.header.uid, start, end, records))
-        if done or settled:
-            self._wake.set()  # deletions to do, or acks to log
+        if done:
+            self._wake.set()  # deletions to do
+        elif self._acks:
+            self._due_by(self._ack_deadline())
         self.progress.set()
         self.progress = trio.Event()
 
