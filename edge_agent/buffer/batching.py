@@ -55,10 +55,6 @@ class OpenBatch:
     first_ns: int = 0
     last_ns: int = 0
 
-    def add(self, fragment: Fragment) -> None:
-        self.fragments.append(fragment)
-        self.raw_size += len(fragment.payload)
-
     def summarize(self) -> None:
         """Records and the timestamp bounds of the fragments (0 = unknown timestamps are ignored)."""
         fragments = self.fragments

@@ -27,18 +27,24 @@ from edge_agent.buffer.table import SegmentTable
 class Prepared:
     """An open batch compressed and encoded as a CBOR envelope, ready to frame.
 
-    The envelope is ``body + tail``: ``tail`` is the compressed payload, kept apart so
-    it is written as it came out of the compressor (``writev``), never copied into an
-    encoder's output. ``body_crc`` is the CRC32 of the envelope when known (computed in
-    the compression thread); sealed frames get theirs after sealing.
+    With ``envelope`` set, the encoded envelope is ``body + tail``: ``body`` is its
+    head and ``tail`` the compressed payload (``envelope.payload``), kept apart so it
+    is written as it came out of the compressor (``writev``), never copied into an
+    encoder's output; the envelope itself goes to the reader once written. Without
+    it, ``body`` is the whole encoded envelope. ``body_crc`` is the CRC32 of the
+    envelope when known (computed in the compression thread); sealed frames get
+    theirs after sealing.
     """
 
     batch: OpenBatch
-    body: bytes  # encoded envelope (or its head, when tail is set), sealed later with its segment's aad
+    body: bytes  # sealed later with its segment's aad
     frame_length: int
-    tail: bytes = b""
     body_crc: int | None = None
-    envelope: Envelope | None = None  # what ``body`` encodes (handed to the reader once written)
+    envelope: Envelope | None = None
+
+    @property
+    def tail(self) -> bytes:
+        return self.envelope.payload if self.envelope is not None else b""
 
 
 @dataclass(frozen=True)

@@ -371,7 +371,7 @@ class Committer:
             envelope = Envelope(
                 signal, priority, batch.records, batch.first_ns, batch.last_ns, codec, len(payload), data
             )
-            out.append(Prepared(batch, head, overhead + len(head) + len(data), data, crc, envelope))
+            out.append(Prepared(batch, head, overhead + len(head) + len(data), crc, envelope))
         return out
 
     def _new_header(self, seq: int, stream: StreamKey) -> SegmentHeader:
